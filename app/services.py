@@ -1,0 +1,27 @@
+"""What request handlers share: built once per process by `create_app`, reached through the app state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from litestar import Request
+
+    from app.catalog import ModelCatalog
+    from app.routing import Router
+    from app.settings import Settings
+
+__all__ = ["Services", "services"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    router: Router
+    catalog: ModelCatalog
+
+
+def services(request: Request[object, object, object]) -> Services:
+    found: Services = request.app.state.services
+    return found

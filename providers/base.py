@@ -1,0 +1,91 @@
+"""The provider contract: what an adapter must do, and what it declares about itself.
+
+An adapter is a class registered under the `llm_router.providers` entry-point group. It translates one
+provider's dialect to and from the router's neutral format (`providers.schema`) and does nothing else: no
+retries, no fallback, no HTTP responses to clients. The whole surface is `complete`, `stream`,
+`list_models` and the class attributes below.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import httpx
+
+    from providers.request import ChatRequest
+    from providers.schema import ChatCompletion, ChatCompletionChunk, Model
+
+__all__ = ["Capabilities", "Provider", "ProviderSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider's models can do, unless its model list or the configuration says otherwise."""
+
+    tools: bool = True
+    streaming: bool = True
+    json_schema: bool = True
+    vision: bool = True
+
+
+class ProviderSettings(BaseSettings):
+    """Settings every provider takes: from `<NAME>_*` environment variables, then `[providers.<name>]`.
+
+    Subclasses set `env_prefix` (for example `OPENROUTER_`) and add their own fields. Values from the
+    TOML file are passed as init arguments, so they override the environment.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid", env_ignore_empty=True)
+
+    api_key: SecretStr | None = None
+    base_url: str = ""
+    timeout: float = 600.0
+    models_cache_ttl: float = 600.0
+
+
+class Provider(ABC):
+    """One upstream API, translated to and from the router's neutral format."""
+
+    name: ClassVar[str]
+    settings_class: ClassVar[type[ProviderSettings]] = ProviderSettings
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    # The environment variable that holds the key, named in the error when it is missing.
+    api_key_env: ClassVar[str | None] = None
+
+    def __init__(self, settings: ProviderSettings, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.http = http
+
+    @property
+    def configured(self) -> bool:
+        """Whether the provider can serve requests (it has a key, or needs none)."""
+        return self.api_key_env is None or self.settings.api_key is not None
+
+    @abstractmethod
+    async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
+        """Answer `request` with `model` (the id without the provider prefix) in one response."""
+
+    @abstractmethod
+    def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
+        """Answer `request` as a stream of chunks.
+
+        Errors the upstream reports before its first chunk are raised by the first `__anext__`, so the
+        caller can still answer with a plain HTTP error. Closing the iterator cancels the upstream request.
+        """
+
+    async def list_models(self) -> list[Model]:
+        """The models the provider offers, under their upstream ids (no prefix)."""
+        return []
+
+    @classmethod
+    def create(cls, table: dict[str, Any], http: httpx.AsyncClient) -> Provider:
+        """Build the provider from its TOML table, over its environment variables."""
+        return cls(cls.settings_class(**table), http)

@@ -1,0 +1,151 @@
+"""The router's error types, each carrying the OpenAI error envelope a client should see.
+
+    RouterError                     anything that ends a request with an error response
+    ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
+    ├── ModelNotFound               404  no provider or model answers to that name
+    ├── RequestTooLarge             413  the body is over the configured limit
+    ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
+    └── UpstreamError               502  an upstream failed; subclasses say how
+        ├── UpstreamRejected        4xx  the upstream refused the client's request (status passed on)
+        ├── UpstreamRateLimited     429  (with Retry-After when the upstream gave one)
+        ├── UpstreamAuthFailed      502  the upstream refused the router's own provider key
+        ├── UpstreamUnavailable     503  overloaded, or no capacity for this request
+        ├── UpstreamTimeout         504
+        ├── UpstreamConnectionError 502  could not connect, or the connection broke
+        └── UpstreamProtocolError   502  the upstream answered with something that is not its API
+
+Adapters raise these; the HTTP layer renders them (`app.errors`) and the routing layer reads `retryable`.
+Messages must never contain a secret: adapters scrub upstream text before it gets here.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "InvalidRequest",
+    "ModelNotFound",
+    "ProviderNotConfigured",
+    "RequestTooLarge",
+    "RouterError",
+    "UpstreamAuthFailed",
+    "UpstreamConnectionError",
+    "UpstreamError",
+    "UpstreamProtocolError",
+    "UpstreamRateLimited",
+    "UpstreamRejected",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class RouterError(Exception):
+    """An error that ends a request, rendered in OpenAI's error envelope."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+    # Whether a client may usefully send the same request again (OpenAI SDKs read `x-should-retry`).
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.http_status = status if status is not None else self.status
+        self.retry_after = retry_after
+
+
+class InvalidRequest(RouterError):
+    status = 400
+    type = "invalid_request_error"
+    default_code = "invalid_request"
+
+
+class ModelNotFound(RouterError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "model_not_found"
+
+
+class RequestTooLarge(RouterError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "request_too_large"
+
+
+class ProviderNotConfigured(RouterError):
+    status = 503
+    type = "server_error"
+    default_code = "provider_not_configured"
+
+
+class UpstreamError(RouterError):
+    """An upstream provider failed to produce an answer."""
+
+    status = 502
+    type = "server_error"
+    default_code = "upstream_error"
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status, retry_after=retry_after)
+        self.provider = provider
+
+
+class UpstreamRejected(UpstreamError):
+    """The upstream judged the client's request invalid; its status (400, 404, 413, 422...) is passed on."""
+
+    status = 400
+    type = "invalid_request_error"
+    default_code = "invalid_request"
+    retryable = False
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class UpstreamAuthFailed(UpstreamError):
+    status = 502
+    type = "server_error"
+    default_code = "upstream_authentication_failed"
+    retryable = False
+
+
+class UpstreamUnavailable(UpstreamError):
+    status = 503
+    default_code = "upstream_unavailable"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "timeout_error"
+    default_code = "upstream_timeout"
+
+
+class UpstreamConnectionError(UpstreamError):
+    default_code = "upstream_connection_error"
+
+
+class UpstreamProtocolError(UpstreamError):
+    default_code = "upstream_invalid_response"

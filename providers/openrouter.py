@@ -1,0 +1,63 @@
+"""OpenRouter: OpenAI's dialect plus attribution headers, its own error envelope and reasoning fields.
+
+What differs from OpenAI and where it is handled: the `{code: int, message, metadata}` error envelope,
+`finish_reason: "error"` in 200 bodies and streams, `reasoning` in place of `reasoning_content`, SSE comment
+lines and usage sent on every stream are all OpenAI-dialect variants handled by the shared codec; role
+repeated on every delta is normalised for every provider in `app.normalise`. This module adds the optional
+attribution headers and sends a client's `reasoning_content` back under OpenRouter's name, `reasoning`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic_settings import SettingsConfigDict
+
+from providers.base import Capabilities, ProviderSettings
+from providers.openai_compat import OpenAICompatibleProvider, rewrite_messages
+from providers.schema import AssistantMessage, Message
+
+if TYPE_CHECKING:
+    import msgspec
+
+    from providers.request import ChatRequest
+
+__all__ = ["OpenRouterProvider", "OpenRouterSettings"]
+
+
+class OpenRouterSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENROUTER_")
+
+    base_url: str = "https://openrouter.ai/api/v1"
+    app_url: str | None = None
+    """Sent as `HTTP-Referer`: the site OpenRouter attributes requests to."""
+    app_title: str | None = None
+    """Sent as `X-Title`: the application name OpenRouter shows in its rankings."""
+
+
+class OpenRouterProvider(OpenAICompatibleProvider):
+    name = "openrouter"
+    settings_class = OpenRouterSettings
+    capabilities = Capabilities(tools=True, streaming=True, json_schema=True, vision=True)
+    api_key_env = "OPENROUTER_API_KEY"
+
+    def headers(self) -> dict[str, str]:
+        headers = super().headers()
+        settings = self.settings
+        assert isinstance(settings, OpenRouterSettings)
+        if settings.app_url:
+            headers["http-referer"] = settings.app_url
+        if settings.app_title:
+            headers["x-title"] = settings.app_title
+        return headers
+
+    def adapt_fields(self, request: ChatRequest) -> dict[str, Any]:
+        return rewrite_messages(request, _carries_reasoning, _as_reasoning)
+
+
+def _carries_reasoning(message: Message) -> bool:
+    return isinstance(message, AssistantMessage) and bool(message.reasoning_content)
+
+
+def _as_reasoning(message: dict[str, msgspec.Raw]) -> None:
+    message.setdefault("reasoning", message.pop("reasoning_content"))

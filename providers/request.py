@@ -1,0 +1,77 @@
+"""The provider-neutral chat request handed to adapters.
+
+A request is decoded twice from the same bytes, each pass doing one job: a strict typed pass
+(`ChatCompletionRequest`) that validates and gives the router what it reads, and a shallow pass that keeps
+every top-level field as the client's own JSON (`msgspec.Raw`, a slice of the body, not a parsed copy).
+Adapters build the upstream body from the shallow fields, so whatever the client sent, including fields and
+nested keys the router does not know, reaches the provider byte for byte unless an adapter changes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from providers.errors import InvalidRequest
+from providers.schema import ChatCompletionRequest
+
+__all__ = ["ChatRequest"]
+
+_typed_decoder = msgspec.json.Decoder(ChatCompletionRequest)
+_fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_encoder = msgspec.json.Encoder()
+
+# msgspec reports a location as `$.messages[2].content`; OpenAI's `param` is `messages[2].content`.
+_LOCATION = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A validated chat request: the typed view plus the client's top-level fields as sent."""
+
+    params: ChatCompletionRequest
+    fields: dict[str, msgspec.Raw]
+
+    @classmethod
+    def decode(cls, body: bytes) -> ChatRequest:
+        """Validate a request body, raising `InvalidRequest` that names the offending field."""
+        try:
+            params = _typed_decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise _invalid(str(exc)) from None
+        except msgspec.DecodeError as exc:
+            raise InvalidRequest(
+                f"We could not parse the JSON body of your request ({exc}). Send a valid JSON object.",
+                code="invalid_json",
+            ) from None
+        return cls(params=params, fields=_fields_decoder.decode(body))
+
+    @classmethod
+    def from_params(cls, params: ChatCompletionRequest, **extra: Any) -> ChatRequest:
+        """Build a request from typed params (and extra top-level fields), as a translating front end does."""
+        fields = _fields_decoder.decode(_encoder.encode(params))
+        fields.update({key: msgspec.Raw(_encoder.encode(value)) for key, value in extra.items()})
+        return cls(params=params, fields=fields)
+
+    def upstream_body(self, model: str, **overrides: Any) -> bytes:
+        """The JSON body for an upstream: the client's fields with `model` and any `overrides` replaced."""
+        fields: dict[str, Any] = dict(self.fields)
+        fields["model"] = model
+        fields.update(overrides)
+        return _encoder.encode(fields)
+
+
+def _invalid(message: str) -> InvalidRequest:
+    located = _LOCATION.search(message)
+    path = located["path"] if located else ""
+    detail = message[: located.start()] if located else message
+    missing = _MISSING_FIELD.match(detail)
+    if missing:
+        path = f"{path}.{missing['field']}" if path else missing["field"]
+    param = path or None
+    where = f" at '{param}'" if param else ""
+    return InvalidRequest(f"Invalid request{where}: {detail}.", param=param, code="invalid_value")
