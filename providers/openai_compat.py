@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 import msgspec
 
-from providers.base import Provider
+from providers.base import Provider, ProviderSettings
 from providers.errors import (
     UpstreamAuthFailed,
     UpstreamConnectionError,
@@ -89,6 +89,10 @@ class OpenAICompatibleProvider(Provider):
     chat_path: ClassVar[str] = "/chat/completions"
     models_path: ClassVar[str] = "/models"
 
+    def __init__(self, settings: ProviderSettings, http: httpx.AsyncClient) -> None:
+        super().__init__(settings, http)
+        self.timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+
     # ------------------------------------------------------------------------------------------- request
 
     def headers(self) -> dict[str, str]:
@@ -119,7 +123,9 @@ class OpenAICompatibleProvider(Provider):
     async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
         body = self.payload(request, model, stream=False)
         with self._transport_errors():
-            response = await self.http.post(self._url(self.chat_path), content=body, headers=self.headers())
+            response = await self.http.post(
+                self._url(self.chat_path), content=body, headers=self.headers(), timeout=self.timeout
+            )
         if response.status_code >= 400:
             raise self.error_from_response(response.status_code, response.content, response.headers)
         try:
@@ -137,7 +143,7 @@ class OpenAICompatibleProvider(Provider):
         finished = False
         with self._transport_errors():
             async with self.http.stream(
-                "POST", self._url(self.chat_path), content=body, headers=self.headers()
+                "POST", self._url(self.chat_path), content=body, headers=self.headers(), timeout=self.timeout
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
@@ -158,7 +164,7 @@ class OpenAICompatibleProvider(Provider):
 
     async def list_models(self) -> list[Model]:
         with self._transport_errors():
-            response = await self.http.get(self._url(self.models_path), headers=self.headers())
+            response = await self.http.get(self._url(self.models_path), headers=self.headers(), timeout=self.timeout)
         if response.status_code >= 400:
             raise self.error_from_response(response.status_code, response.content, response.headers)
         try:
