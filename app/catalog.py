@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, get
@@ -62,13 +62,13 @@ class ModelCatalog:
 
 
 @get("/v1/models")
-async def list_models(request: Request[object, object, object]) -> Response[bytes]:
+async def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
     models = await services(request).catalog.models()
     return Response(_encoder.encode(ModelList(data=models)), media_type="application/json")
 
 
 @get("/v1/models/{model_id:path}")
-async def retrieve_model(request: Request[object, object, object], model_id: str) -> Response[bytes]:
+async def retrieve_model(request: Request[Any, Any, Any], model_id: str) -> Response[bytes]:
     model_id = model_id.lstrip("/")
     for model in await services(request).catalog.models():
         if model.id == model_id:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
@@ -31,7 +31,7 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @post("/v1/chat/completions", status_code=200)
-async def create_chat_completion(request: Request[object, object, object]) -> Response[bytes] | Stream:
+async def create_chat_completion(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     chat_request = ChatRequest.decode(await request.body())
     router = services(request).router
     if chat_request.params.stream:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Response
@@ -53,16 +53,18 @@ def error_response(exc: RouterError) -> Response[bytes]:
         headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
     if not exc.retryable and exc.http_status >= 500:
         headers["x-should-retry"] = "false"
-    return Response(router_error_body(exc), status_code=exc.http_status, media_type="application/json", headers=headers)
+    return Response(
+        router_error_body(exc), status_code=exc.http_status, media_type="application/json", headers=headers
+    )
 
 
-def _router_error(_: Request[object, object, object], exc: RouterError) -> Response[bytes]:
+def _router_error(_: Request[Any, Any, Any], exc: RouterError) -> Response[bytes]:
     if exc.http_status >= 500:
         log.warning("request failed: %s", exc.message)
     return error_response(exc)
 
 
-def _http_error(request: Request[object, object, object], exc: HTTPException) -> Response[bytes]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     if status >= 500:
         return _unexpected(request, exc)
@@ -81,7 +83,7 @@ def _http_error(request: Request[object, object, object], exc: HTTPException) ->
     )
 
 
-def _unexpected(_: Request[object, object, object], exc: Exception) -> Response[bytes]:
+def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.error("unexpected error while serving a request", exc_info=exc)
     return Response(
         error_body("The router failed to handle this request.", "server_error", None, "internal_error"),

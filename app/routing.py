@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from providers.request import ChatRequest
     from providers.schema import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["ChunkStream", "Routed", "RouteTarget", "Router"]
+__all__ = ["ChunkStream", "RouteTarget", "Routed", "Router"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -22,6 +22,6 @@ class Services:
     catalog: ModelCatalog
 
 
-def services(request: Request[object, object, object]) -> Services:
+def services(request: Request[Any, Any, Any]) -> Services:
     found: Services = request.app.state.services
     return found

@@ -64,6 +64,7 @@ def describe_validation_error(exc: ValidationError, source: str | os.PathLike[st
     """One line per problem, naming the setting, for a person reading a start-up error."""
     where = f" in {source}" if source else ""
     problems = "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}" for error in exc.errors()
+        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+        for error in exc.errors()
     )
     return f"Invalid configuration{where}: {problems}."

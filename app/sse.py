@@ -9,7 +9,7 @@ import msgspec
 if TYPE_CHECKING:
     from providers.schema import ChatCompletionChunk
 
-__all__ = ["DONE", "encode_data", "encode_chunk"]
+__all__ = ["DONE", "encode_chunk", "encode_data"]
 
 DONE = b"data: [DONE]\n\n"
 

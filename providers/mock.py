@@ -48,6 +48,7 @@ from providers.schema import (
     Model,
     NamedToolChoice,
     TextPart,
+    ToolCall,
     ToolCallDelta,
     ToolCallDeltaFunction,
     ToolMessage,
@@ -97,8 +98,10 @@ class MockProvider(Provider):
     async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
         turn = await self._turn(request.params, model)
         if model == "stream-error":
-            raise UpstreamError("The mock upstream failed while answering (stream-error).", provider=self.name)
-        tool_calls = [
+            raise UpstreamError(
+                "The mock upstream failed while answering (stream-error).", provider=self.name
+            )
+        tool_calls: list[ToolCall] = [
             FunctionToolCall(id=_call_id(), function=FunctionCall(name=name, arguments=arguments))
             for name, arguments in turn.calls
         ]
@@ -118,11 +121,16 @@ class MockProvider(Provider):
         if turn.text is not None:
             for position, piece in enumerate(re.findall(r"\s*\S+", turn.text) or [turn.text]):
                 if model == "stream-error" and position == 3:
-                    raise UpstreamError("The mock upstream failed mid-stream (stream-error).", provider=self.name)
+                    raise UpstreamError(
+                        "The mock upstream failed mid-stream (stream-error).", provider=self.name
+                    )
                 yield chunk(ChoiceDelta(content=piece))
         for index, (name, arguments) in enumerate(turn.calls):
             first = ToolCallDelta(
-                index=index, id=_call_id(), type="function", function=ToolCallDeltaFunction(name=name, arguments="")
+                index=index,
+                id=_call_id(),
+                type="function",
+                function=ToolCallDeltaFunction(name=name, arguments=""),
             )
             yield chunk(ChoiceDelta(tool_calls=[first]))
             # Fragments split mid-token, as real upstreams split them.
@@ -169,7 +177,9 @@ class _ChunkFactory:
         return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[choice])
 
     def usage(self, usage: Usage) -> ChatCompletionChunk:
-        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[], usage=usage)
+        return ChatCompletionChunk(
+            id=self.id, created=self.created, model=self.model, choices=[], usage=usage
+        )
 
 
 def _offered_tools(params: ChatCompletionRequest) -> list[FunctionTool]:
@@ -185,7 +195,9 @@ def _offered_tools(params: ChatCompletionRequest) -> list[FunctionTool]:
     return tools
 
 
-def _calls(model: str, params: ChatCompletionRequest, tools: list[FunctionTool]) -> tuple[tuple[str, str], ...]:
+def _calls(
+    model: str, params: ChatCompletionRequest, tools: list[FunctionTool]
+) -> tuple[tuple[str, str], ...]:
     if model == "noargs":
         return ((tools[0].function.name, ""),)
     hints = _Hints.of(params.messages)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -50,7 +49,7 @@ from providers.schema import (
 from providers.sse import iter_events
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
     from providers.request import ChatRequest
     from providers.schema import Message
@@ -153,7 +152,9 @@ class OpenAICompatibleProvider(Provider):
                         return
                     chunk = self._decode_chunk(event.data)
                     if event.event == "error" and chunk.error is UNSET:
-                        raise self.error_from_body(502, ErrorBody(message=event.data.decode(errors="replace")))
+                        raise self.error_from_body(
+                            502, ErrorBody(message=event.data.decode(errors="replace"))
+                        )
                     self.adapt_chunk(chunk)
                     finished = finished or any(c.finish_reason is not None for c in chunk.choices)
                     yield chunk
@@ -164,13 +165,17 @@ class OpenAICompatibleProvider(Provider):
 
     async def list_models(self) -> list[Model]:
         with self._transport_errors():
-            response = await self.http.get(self._url(self.models_path), headers=self.headers(), timeout=self.timeout)
+            response = await self.http.get(
+                self._url(self.models_path), headers=self.headers(), timeout=self.timeout
+            )
         if response.status_code >= 400:
             raise self.error_from_response(response.status_code, response.content, response.headers)
         try:
             listing = _models_decoder.decode(response.content.lstrip())
         except msgspec.DecodeError as exc:
-            raise UpstreamProtocolError(f"{self.name} returned an invalid model list ({exc}).", provider=self.name)
+            raise UpstreamProtocolError(
+                f"{self.name} returned an invalid model list ({exc}).", provider=self.name
+            ) from None
         return [Model(id=m.id, created=m.created, owned_by=m.owned_by or self.name) for m in listing.data]
 
     # ------------------------------------------------------------------------------------------ response
@@ -213,7 +218,9 @@ class OpenAICompatibleProvider(Provider):
             body = ErrorBody(message=content[:500].decode("utf-8", "replace").strip())
         return self.error_from_body(status, body, retry_after=_retry_after(headers))
 
-    def error_from_body(self, status: int, body: ErrorBody, retry_after: float | None = None) -> UpstreamError:
+    def error_from_body(
+        self, status: int, body: ErrorBody, retry_after: float | None = None
+    ) -> UpstreamError:
         """Map a status and an error body (OpenAI's shape or OpenRouter's) to a router error."""
         message = self._scrub(body.message) or f"HTTP {status}"
         code = _structured_code(body)

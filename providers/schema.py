@@ -156,13 +156,13 @@ class UserMessage(_Wire, kw_only=True, tag_field="role", tag="user"):
 
 class AssistantMessage(_Wire, kw_only=True, tag_field="role", tag="assistant"):
     content: str | list[TextPart | RefusalPart] | None = None
-    refusal: str | None | UnsetType = UNSET
+    refusal: str | UnsetType | None = UNSET
     name: str | UnsetType = UNSET
     tool_calls: list[ToolCall] | UnsetType = UNSET
-    function_call: FunctionCall | None | UnsetType = UNSET
-    audio: JsonObject | None | UnsetType = UNSET
+    function_call: FunctionCall | UnsetType | None = UNSET
+    audio: JsonObject | UnsetType | None = UNSET
     # DeepSeek's thinking mode requires it back after a tool-calling turn.
-    reasoning_content: str | None | UnsetType = UNSET
+    reasoning_content: str | UnsetType | None = UNSET
 
 
 class ToolMessage(_Wire, kw_only=True, tag_field="role", tag="tool"):
@@ -184,7 +184,7 @@ class FunctionDefinition(_Wire, kw_only=True):
     name: ToolName
     description: str | UnsetType = UNSET
     parameters: JsonObject | UnsetType = UNSET
-    strict: bool | None | UnsetType = UNSET
+    strict: bool | UnsetType | None = UNSET
 
 
 class FunctionTool(_Wire, kw_only=True, tag_field="type", tag="function"):
@@ -225,7 +225,9 @@ class AllowedToolsChoice(_Wire, kw_only=True, tag_field="type", tag="allowed_too
     allowed_tools: AllowedTools
 
 
-ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice | NamedCustomToolChoice | AllowedToolsChoice
+ToolChoice = (
+    Literal["none", "auto", "required"] | NamedToolChoice | NamedCustomToolChoice | AllowedToolsChoice
+)
 
 # ------------------------------------------------------------------------------------------ response format
 
@@ -242,7 +244,7 @@ class JsonSchema(_Wire, kw_only=True):
     name: Annotated[str, Meta(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
     description: str | UnsetType = UNSET
     schema: JsonObject | UnsetType = UNSET
-    strict: bool | None | UnsetType = UNSET
+    strict: bool | UnsetType | None = UNSET
 
 
 class JsonSchemaFormat(_Wire, kw_only=True, tag_field="type", tag="json_schema"):
@@ -255,8 +257,8 @@ ResponseFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat
 
 
 class StreamOptions(_Wire, kw_only=True):
-    include_usage: bool | None | UnsetType = UNSET
-    include_obfuscation: bool | None | UnsetType = UNSET
+    include_usage: bool | UnsetType | None = UNSET
+    include_obfuscation: bool | UnsetType | None = UNSET
 
 
 Probability = Annotated[float, Meta(ge=0, le=1)]
@@ -268,32 +270,32 @@ class ChatCompletionRequest(_Wire, kw_only=True):
 
     model: str
     messages: Annotated[list[Message], Meta(min_length=1)]
-    tools: list[Tool] | None | UnsetType = UNSET
-    tool_choice: ToolChoice | None | UnsetType = UNSET
-    parallel_tool_calls: bool | None | UnsetType = UNSET
-    response_format: ResponseFormat | None | UnsetType = UNSET
+    tools: list[Tool] | UnsetType | None = UNSET
+    tool_choice: ToolChoice | UnsetType | None = UNSET
+    parallel_tool_calls: bool | UnsetType | None = UNSET
+    response_format: ResponseFormat | UnsetType | None = UNSET
     stream: bool | None = False
-    stream_options: StreamOptions | None | UnsetType = UNSET
-    max_tokens: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
-    max_completion_tokens: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
-    temperature: Annotated[float, Meta(ge=0, le=2)] | None | UnsetType = UNSET
-    top_p: Probability | None | UnsetType = UNSET
-    frequency_penalty: Penalty | None | UnsetType = UNSET
-    presence_penalty: Penalty | None | UnsetType = UNSET
-    logit_bias: dict[str, int] | None | UnsetType = UNSET
-    stop: str | Annotated[list[str], Meta(max_length=4)] | None | UnsetType = UNSET
-    seed: int | None | UnsetType = UNSET
-    n: Annotated[int, Meta(ge=1, le=128)] | None | UnsetType = UNSET
+    stream_options: StreamOptions | UnsetType | None = UNSET
+    max_tokens: Annotated[int, Meta(ge=1)] | UnsetType | None = UNSET
+    max_completion_tokens: Annotated[int, Meta(ge=1)] | UnsetType | None = UNSET
+    temperature: Annotated[float, Meta(ge=0, le=2)] | UnsetType | None = UNSET
+    top_p: Probability | UnsetType | None = UNSET
+    frequency_penalty: Penalty | UnsetType | None = UNSET
+    presence_penalty: Penalty | UnsetType | None = UNSET
+    logit_bias: dict[str, int] | UnsetType | None = UNSET
+    stop: str | Annotated[list[str], Meta(max_length=4)] | UnsetType | None = UNSET
+    seed: int | UnsetType | None = UNSET
+    n: Annotated[int, Meta(ge=1, le=128)] | UnsetType | None = UNSET
     user: str | UnsetType = UNSET
     safety_identifier: str | UnsetType = UNSET
     prompt_cache_key: str | UnsetType = UNSET
-    metadata: dict[str, str] | None | UnsetType = UNSET
-    logprobs: bool | None | UnsetType = UNSET
-    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None | UnsetType = UNSET
-    reasoning_effort: str | None | UnsetType = UNSET
-    service_tier: str | None | UnsetType = UNSET
-    store: bool | None | UnsetType = UNSET
-    modalities: list[str] | None | UnsetType = UNSET
+    metadata: dict[str, str] | UnsetType | None = UNSET
+    logprobs: bool | UnsetType | None = UNSET
+    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | UnsetType | None = UNSET
+    reasoning_effort: str | UnsetType | None = UNSET
+    service_tier: str | UnsetType | None = UNSET
+    store: bool | UnsetType | None = UNSET
+    modalities: list[str] | UnsetType | None = UNSET
 
     @property
     def include_usage(self) -> bool:
@@ -321,8 +323,8 @@ class Usage(_Wire, kw_only=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    prompt_tokens_details: PromptTokensDetails | None | UnsetType = UNSET
-    completion_tokens_details: CompletionTokensDetails | None | UnsetType = UNSET
+    prompt_tokens_details: PromptTokensDetails | UnsetType | None = UNSET
+    completion_tokens_details: CompletionTokensDetails | UnsetType | None = UNSET
     # DeepSeek's names for cache accounting; adapters fold them into prompt_tokens_details.
     prompt_cache_hit_tokens: int | UnsetType = UNSET
     prompt_cache_miss_tokens: int | UnsetType = UNSET
@@ -332,10 +334,10 @@ class ErrorBody(_Wire, kw_only=True):
     """An error as upstreams send it: OpenAI's shape, or OpenRouter's (integer `code`, `metadata`)."""
 
     message: str = ""
-    type: str | None | UnsetType = UNSET
-    param: str | None | UnsetType = UNSET
-    code: str | int | None | UnsetType = UNSET
-    metadata: JsonObject | None | UnsetType = UNSET
+    type: str | UnsetType | None = UNSET
+    param: str | UnsetType | None = UNSET
+    code: str | int | UnsetType | None = UNSET
+    metadata: JsonObject | UnsetType | None = UNSET
 
 
 class ErrorEnvelope(_Wire, kw_only=True):
@@ -348,11 +350,11 @@ class CompletionMessage(_Wire, kw_only=True):
     refusal: str | None = None
     tool_calls: list[ToolCall] | UnsetType = UNSET
     annotations: list[JsonObject] | UnsetType = UNSET
-    audio: JsonObject | None | UnsetType = UNSET
-    function_call: FunctionCall | None | UnsetType = UNSET
-    reasoning_content: str | None | UnsetType = UNSET
+    audio: JsonObject | UnsetType | None = UNSET
+    function_call: FunctionCall | UnsetType | None = UNSET
+    reasoning_content: str | UnsetType | None = UNSET
     # OpenRouter's name for reasoning text; adapters move it to `reasoning_content`.
-    reasoning: str | None | UnsetType = UNSET
+    reasoning: str | UnsetType | None = UNSET
 
 
 class Choice(_Wire, kw_only=True):
@@ -370,30 +372,30 @@ class ChatCompletion(_Wire, kw_only=True):
     created: int
     model: str
     choices: list[Choice]
-    usage: Usage | None | UnsetType = UNSET
-    system_fingerprint: str | None | UnsetType = UNSET
-    service_tier: str | None | UnsetType = UNSET
+    usage: Usage | UnsetType | None = UNSET
+    system_fingerprint: str | UnsetType | None = UNSET
+    service_tier: str | UnsetType | None = UNSET
 
 
 class ToolCallDeltaFunction(_Wire, kw_only=True):
-    name: str | None | UnsetType = UNSET
-    arguments: str | None | UnsetType = UNSET
+    name: str | UnsetType | None = UNSET
+    arguments: str | UnsetType | None = UNSET
 
 
 class ToolCallDelta(_Wire, kw_only=True):
     index: int | UnsetType = UNSET
-    id: str | None | UnsetType = UNSET
-    type: Literal["function"] | None | UnsetType = UNSET
+    id: str | UnsetType | None = UNSET
+    type: Literal["function"] | UnsetType | None = UNSET
     function: ToolCallDeltaFunction | UnsetType = UNSET
 
 
 class ChoiceDelta(_Wire, kw_only=True):
-    role: str | None | UnsetType = UNSET
-    content: str | None | UnsetType = UNSET
-    refusal: str | None | UnsetType = UNSET
-    tool_calls: list[ToolCallDelta] | None | UnsetType = UNSET
-    reasoning_content: str | None | UnsetType = UNSET
-    reasoning: str | None | UnsetType = UNSET
+    role: str | UnsetType | None = UNSET
+    content: str | UnsetType | None = UNSET
+    refusal: str | UnsetType | None = UNSET
+    tool_calls: list[ToolCallDelta] | UnsetType | None = UNSET
+    reasoning_content: str | UnsetType | None = UNSET
+    reasoning: str | UnsetType | None = UNSET
 
 
 class ChunkChoice(_Wire, kw_only=True):
@@ -411,14 +413,14 @@ class ChatCompletionChunk(_Wire, kw_only=True):
     created: int = 0
     model: str = ""
     choices: list[ChunkChoice] = []
-    usage: Usage | None | UnsetType = UNSET
-    system_fingerprint: str | None | UnsetType = UNSET
-    service_tier: str | None | UnsetType = UNSET
+    usage: Usage | UnsetType | None = UNSET
+    system_fingerprint: str | UnsetType | None = UNSET
+    service_tier: str | UnsetType | None = UNSET
     # A mid-stream failure (OpenRouter puts it at the top level of a chunk).
     error: ErrorBody | UnsetType = UNSET
 
 
-# ------------------------------------------------------------------------------------------------------ models
+# ----------------------------------------------------------------------------------------------------- models
 
 
 class Model(_Wire, kw_only=True):

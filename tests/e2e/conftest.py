@@ -51,13 +51,15 @@ def client(router: RouterProcess) -> Iterator[openai.OpenAI]:
 
 @pytest.fixture
 async def async_client(router: RouterProcess) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=router.base_url, api_key="sk-client-anything", max_retries=0) as sdk:
+    async with openai.AsyncOpenAI(
+        base_url=router.base_url, api_key="sk-client-anything", max_retries=0
+    ) as sdk:
         yield sdk
 
 
 @pytest.fixture(params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
-    """Every conformance test runs once per provider; a new adapter joins the suite by adding its name here."""
+    """Each conformance test runs once per provider: a new adapter joins the suite with its name here."""
     name: str = request.param
     return name
 

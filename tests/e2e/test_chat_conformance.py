@@ -30,7 +30,10 @@ WEATHER = {
         "description": "Current weather in a city.",
         "parameters": {
             "type": "object",
-            "properties": {"location": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "properties": {
+                "location": {"type": "string"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
             "required": ["location"],
         },
         "strict": False,
@@ -40,7 +43,11 @@ STOCK = {
     "type": "function",
     "function": {
         "name": "get_stock_price",
-        "parameters": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"symbol": {"type": "string"}},
+            "required": ["symbol"],
+        },
         "strict": None,
     },
 }
@@ -61,7 +68,9 @@ def calls_from_stream(chunks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]
     for chunk in chunks:
         for choice in chunk["choices"]:
             for delta in choice["delta"].get("tool_calls") or []:
-                call = calls.setdefault(delta["index"], {"id": None, "name": None, "arguments": "", "deltas": 0})
+                call = calls.setdefault(
+                    delta["index"], {"id": None, "name": None, "arguments": "", "deltas": 0}
+                )
                 call["deltas"] += 1
                 if "id" in delta:
                     assert call["id"] is None, f"id sent twice for index {delta['index']}"
@@ -79,12 +88,23 @@ def assert_exact_stream(chunks: list[dict[str, Any]]) -> None:
     assert chunks
     for chunk in chunks:
         assert_valid(chunk, "CreateChatCompletionStreamResponse")
-        assert set(chunk) <= {"id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier"}
+        assert set(chunk) <= {
+            "id",
+            "object",
+            "created",
+            "model",
+            "choices",
+            "usage",
+            "system_fingerprint",
+            "service_tier",
+        }
     assert len({chunk["id"] for chunk in chunks}) == 1
     deltas = [choice["delta"] for chunk in chunks for choice in chunk["choices"]]
     assert sum("role" in delta for delta in deltas) == 1
     assert deltas[0].get("role") == "assistant"
-    finishes = [choice["finish_reason"] for chunk in chunks for choice in chunk["choices"] if choice["finish_reason"]]
+    finishes = [
+        choice["finish_reason"] for chunk in chunks for choice in chunk["choices"] if choice["finish_reason"]
+    ]
     assert len(finishes) == 1
 
 
@@ -92,7 +112,9 @@ def assert_exact_stream(chunks: list[dict[str, Any]]) -> None:
 
 
 def test_tool_call_non_streaming(router: RouterProcess, upstream: Upstream, dialect: str) -> None:
-    response = post_json(router.base_url, request(dialect, "tool", tool_choice="auto", parallel_tool_calls=False))
+    response = post_json(
+        router.base_url, request(dialect, "tool", tool_choice="auto", parallel_tool_calls=False)
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -104,7 +126,10 @@ def test_tool_call_non_streaming(router: RouterProcess, upstream: Upstream, dial
     assert body["choices"][0]["logprobs"] is None
     (call,) = message["tool_calls"]
     assert set(call) == {"id", "type", "function"}  # DeepSeek's extra `index` is gone
-    assert call["function"] == {"name": "get_weather", "arguments": '{"location": "Paris, France", "unit": "celsius"}'}
+    assert call["function"] == {
+        "name": "get_weather",
+        "arguments": '{"location": "Paris, France", "unit": "celsius"}',
+    }
     prefix = "call_00_" if dialect == "deepseek" else "toolu_bdrk_"
     assert call["id"].startswith(prefix)  # upstream ids are kept: clients echo them back
     assert "provider" not in body
@@ -118,7 +143,9 @@ def test_tool_call_non_streaming(router: RouterProcess, upstream: Upstream, dial
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEYS[dialect]}"
 
 
-def test_tool_round_trip_history_reaches_upstream_intact(client: openai.OpenAI, upstream: Upstream, dialect: str) -> None:
+def test_tool_round_trip_history_reaches_upstream_intact(
+    client: openai.OpenAI, upstream: Upstream, dialect: str
+) -> None:
     first = client.chat.completions.create(model=model(dialect, "tool"), messages=QUESTION, tools=[WEATHER])
     call = first.choices[0].message.tool_calls[0]
     history: list[Any] = [
@@ -142,7 +169,9 @@ def test_unknown_fields_pass_through(router: RouterProcess, upstream: Upstream, 
         "thinking": {"type": "enabled"},
         "top_k": 40,
     }
-    messages = [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}
+    ]
     body = {"model": model(dialect, "text"), "messages": messages, **extra}
 
     assert post_json(router.base_url, body).status_code == 200
@@ -163,8 +192,12 @@ def test_developer_role(client: openai.OpenAI, upstream: Upstream, dialect: str)
 
 
 def test_parallel_and_empty_arguments(client: openai.OpenAI, dialect: str) -> None:
-    parallel = client.chat.completions.create(model=model(dialect, "parallel"), messages=QUESTION, tools=[WEATHER, STOCK])
-    noargs = client.chat.completions.create(model=model(dialect, "noargs"), messages=QUESTION, tools=[WEATHER])
+    parallel = client.chat.completions.create(
+        model=model(dialect, "parallel"), messages=QUESTION, tools=[WEATHER, STOCK]
+    )
+    noargs = client.chat.completions.create(
+        model=model(dialect, "noargs"), messages=QUESTION, tools=[WEATHER]
+    )
 
     names = [call.function.name for call in parallel.choices[0].message.tool_calls or []]
     assert names == ["get_weather", "get_stock_price"]
@@ -189,14 +222,21 @@ def test_usage_is_openai_shaped(router: RouterProcess, dialect: str) -> None:
 def test_reasoning_content_reaches_the_client_and_goes_back(
     client: openai.OpenAI, upstream: Upstream, dialect: str
 ) -> None:
-    first = client.chat.completions.create(model=model(dialect, "reasoning"), messages=QUESTION, tools=[WEATHER])
+    first = client.chat.completions.create(
+        model=model(dialect, "reasoning"), messages=QUESTION, tools=[WEATHER]
+    )
     message = first.choices[0].message
     reasoning = (message.model_extra or {}).get("reasoning_content")
     assert reasoning == "The user wants the weather; call the tool."
 
     history: list[Any] = [
         *QUESTION,
-        {"role": "assistant", "content": None, "reasoning_content": reasoning, "tool_calls": [message.tool_calls[0].model_dump()]},
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": reasoning,
+            "tool_calls": [message.tool_calls[0].model_dump()],
+        },
         {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"},
     ]
     client.chat.completions.create(model=model(dialect, "reasoning"), messages=history, tools=[WEATHER])
@@ -210,13 +250,16 @@ def test_reasoning_content_reaches_the_client_and_goes_back(
 # ----------------------------------------------------------------------------------------------- streaming
 
 
-@pytest.mark.parametrize("scenario", ["tool", "parallel", "no-index", "reused-index", "whole-call", "noargs", "reasoning"])
+@pytest.mark.parametrize(
+    "scenario", ["tool", "parallel", "no-index", "reused-index", "whole-call", "noargs", "reasoning"]
+)
 def test_streamed_tool_calls_are_normalised(router: RouterProcess, dialect: str, scenario: str) -> None:
     stream = post_stream(router.base_url, request(dialect, scenario, stream=True))
 
     assert stream.status == 200
     assert stream.headers["content-type"].startswith("text/event-stream")
-    assert stream.done and not stream.errors
+    assert stream.done
+    assert not stream.errors
     assert_exact_stream(stream.chunks)
     assert all("usage" not in chunk for chunk in stream.chunks)  # not asked for
     calls = calls_from_stream(stream.chunks)
@@ -225,7 +268,13 @@ def test_streamed_tool_calls_are_normalised(router: RouterProcess, dialect: str,
         "whole-call": [("get_weather", '{"location": "Paris, France", "unit": "celsius"}')],
         "reasoning": [("get_weather", '{"location": "Paris, France", "unit": "celsius"}')],
         "noargs": [("get_weather", "{}")],
-    }.get(scenario, [("get_weather", '{"location": "Paris, France", "unit": "celsius"}'), ("get_stock_price", '{"symbol": "ACME"}')])
+    }.get(
+        scenario,
+        [
+            ("get_weather", '{"location": "Paris, France", "unit": "celsius"}'),
+            ("get_stock_price", '{"symbol": "ACME"}'),
+        ],
+    )
     assert sorted(calls) == list(range(len(expected)))
     assert [(calls[i]["name"], calls[i]["arguments"]) for i in sorted(calls)] == expected
     assert all(call["id"] for call in calls.values())
@@ -237,7 +286,9 @@ def test_streamed_tool_calls_are_normalised(router: RouterProcess, dialect: str,
 
 
 def test_stream_usage_only_when_asked(router: RouterProcess, upstream: Upstream, dialect: str) -> None:
-    asked = post_stream(router.base_url, request(dialect, "text", stream=True, stream_options={"include_usage": True}))
+    asked = post_stream(
+        router.base_url, request(dialect, "text", stream=True, stream_options={"include_usage": True})
+    )
     not_asked = post_stream(router.base_url, request(dialect, "text", stream=True))
 
     assert_exact_stream(asked.chunks)
@@ -259,7 +310,9 @@ def test_sdk_stream_helper_with_strict_pydantic_tool(client: openai.OpenAI, dial
         unit: str
 
     with client.chat.completions.stream(
-        model=model(dialect, "tool"), messages=QUESTION, tools=[openai.pydantic_function_tool(GetWeather, name="get_weather")]
+        model=model(dialect, "tool"),
+        messages=QUESTION,
+        tools=[openai.pydantic_function_tool(GetWeather, name="get_weather")],
     ) as stream:
         for _ in stream:
             pass
@@ -280,7 +333,8 @@ async def test_async_sdk_streaming(async_client: openai.AsyncOpenAI, dialect: st
         usage = chunk.usage or usage
 
     assert text == "Hello from the scripted upstream. "
-    assert usage is not None and usage.total_tokens > 0
+    assert usage is not None
+    assert usage.total_tokens > 0
 
 
 # -------------------------------------------------------------------------------------------------- errors
@@ -354,18 +408,24 @@ def test_mid_stream_failure_is_an_error_event_not_a_clean_finish(
     assert_valid(error, "ErrorResponse")
     assert all(c["finish_reason"] is None for chunk in raw.chunks for c in chunk["choices"])
 
-    with pytest.raises(openai.APIError):  # noqa: PT012 - the error arrives while iterating
-        for _ in client.chat.completions.create(model=model(dialect, scenario), messages=QUESTION, stream=True):
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(
+            model=model(dialect, scenario), messages=QUESTION, stream=True
+        ):
             pass
 
 
-def test_client_disconnect_cancels_the_upstream_request(router: RouterProcess, upstream: Upstream, dialect: str) -> None:
+def test_client_disconnect_cancels_the_upstream_request(
+    router: RouterProcess, upstream: Upstream, dialect: str
+) -> None:
     import time
 
     import httpx
 
     ends_before = len(upstream.stream_ends)
-    with httpx.stream("POST", f"{router.base_url}/chat/completions", json=request(dialect, "hang", stream=True)) as response:
+    with httpx.stream(
+        "POST", f"{router.base_url}/chat/completions", json=request(dialect, "hang", stream=True)
+    ) as response:
         for line in response.iter_lines():
             if line.startswith("data: "):
                 break  # the first chunk arrived; now go away

@@ -129,7 +129,11 @@ class Upstream:
 
     async def _stream(self, script: Script, send: Any, receive: Any) -> None:
         await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
         )
         disconnected = False
         try:
@@ -146,7 +150,9 @@ class Upstream:
             self.stream_ends.append(StreamEnd(script.model, disconnected))
 
 
-async def _send(send: Any, status: int, payload: Any, headers: dict[str, str] | None = None, prefix: bytes = b"") -> None:
+async def _send(
+    send: Any, status: int, payload: Any, headers: dict[str, str] | None = None, prefix: bytes = b""
+) -> None:
     body = prefix + json.dumps(payload).encode()
     raw_headers = [(b"content-type", b"application/json")]
     raw_headers += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
@@ -180,7 +186,11 @@ class Script:
         self.request = request
         self.headers = headers
         self.model: str = request["model"]
-        self.id = f"gen-{int(time.time())}-{uuid.uuid4().hex[:20]}" if dialect == "openrouter" else str(uuid.uuid4())
+        self.id = (
+            f"gen-{int(time.time())}-{uuid.uuid4().hex[:20]}"
+            if dialect == "openrouter"
+            else str(uuid.uuid4())
+        )
         self.created = int(time.time())
 
     # ------------------------------------------------------------------------------------------- errors
@@ -188,16 +198,28 @@ class Script:
     def error(self) -> tuple[int, dict[str, Any], dict[str, str]] | None:
         model = self.model
         if model == "rate-limited":
-            return 429, self._error(429, "Rate limit exceeded: free-models-per-minute", "rate_limit_exceeded"), {
-                "retry-after": "7"
-            }
+            return (
+                429,
+                self._error(429, "Rate limit exceeded: free-models-per-minute", "rate_limit_exceeded"),
+                {"retry-after": "7"},
+            )
         if model == "server-error":
             return 500, self._error(500, "Internal Server Error", "server"), {}
         if model == "bad-key":
             key = self.headers.get("authorization", "").removeprefix("Bearer ")
-            return 401, self._error(401, f"Incorrect API key provided: {key} ({KEY_IN_ERRORS})", "authentication"), {}
+            return (
+                401,
+                self._error(401, f"Incorrect API key provided: {key} ({KEY_IN_ERRORS})", "authentication"),
+                {},
+            )
         if model == "bad-request":
-            return 400, self._error(400, "The `reasoning_content` in the thinking mode must be passed back to the API.", None), {}
+            return (
+                400,
+                self._error(
+                    400, "The `reasoning_content` in the thinking mode must be passed back to the API.", None
+                ),
+                {},
+            )
         return None
 
     def _error(self, status: int, message: str, error_type: str | None) -> dict[str, Any]:
@@ -206,7 +228,14 @@ class Script:
             if error_type:
                 body["metadata"] = {"error_type": error_type}
             return {"error": body}
-        return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "invalid_request_error"}}
+        return {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        }
 
     # ------------------------------------------------------------------------------------------ answers
 
@@ -250,7 +279,13 @@ class Script:
                 "prompt_cache_hit_tokens": 256,
                 "prompt_cache_miss_tokens": 50,
             }
-        return {"prompt_tokens": 25, "completion_tokens": 55, "total_tokens": 80, "cost": 0.00012, "is_byok": False}
+        return {
+            "prompt_tokens": 25,
+            "completion_tokens": 55,
+            "total_tokens": 80,
+            "cost": 0.00012,
+            "is_byok": False,
+        }
 
     def completion(self) -> dict[str, Any]:
         calls = self.calls()
@@ -277,7 +312,11 @@ class Script:
             message["refusal"] = None
             if self.model == "error-in-200":
                 choice["finish_reason"] = "error"
-                choice["error"] = {"code": 502, "message": "Upstream provider returned an error", "metadata": {}}
+                choice["error"] = {
+                    "code": 502,
+                    "message": "Upstream provider returned an error",
+                    "metadata": {},
+                }
         else:
             body["system_fingerprint"] = "fp_8b330d02d0_prod0820_fp8_kvcache"
             if calls:
@@ -332,10 +371,20 @@ class Script:
         for n, (cid, name, args) in enumerate(calls):
             index = 0 if self.model == "reused-index" else n
             if self.model == "whole-call":
-                head: dict[str, Any] = {"index": index, "id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+                head: dict[str, Any] = {
+                    "index": index,
+                    "id": cid,
+                    "type": "function",
+                    "function": {"name": name, "arguments": args},
+                }
                 yield _with_role({"tool_calls": [head]}, role_everywhere), None
                 continue
-            head = {"index": index, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}
+            head = {
+                "index": index,
+                "id": cid,
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
             if self.model == "no-index":
                 del head["index"]
             yield _with_role({"content": None, "tool_calls": [head]}, role_everywhere), None
@@ -347,11 +396,18 @@ class Script:
                     part["id"] = cid  # repeated on every delta
                 yield _with_role({"tool_calls": [part]}, role_everywhere), None
         finish = "tool_calls" if calls else "stop"
-        final: dict[str, Any] = {"content": "", "reasoning_content": None} if self.dialect == "deepseek" else {"content": ""}
+        final: dict[str, Any] = (
+            {"content": "", "reasoning_content": None} if self.dialect == "deepseek" else {"content": ""}
+        )
         yield _with_role(final, role_everywhere), finish
 
     def _envelope(self) -> dict[str, Any]:
-        envelope: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        envelope: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
         if self.dialect == "openrouter":
             envelope["provider"] = "Amazon Bedrock"
         else:
@@ -372,11 +428,24 @@ class Script:
             return self._data(
                 {
                     **self._envelope(),
-                    "error": {"code": 502, "message": "Provider disconnected", "metadata": {"error_type": "provider_unavailable"}},
+                    "error": {
+                        "code": 502,
+                        "message": "Provider disconnected",
+                        "metadata": {"error_type": "provider_unavailable"},
+                    },
                     "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
                 }
             )
-        return self._data({"error": {"message": "Server overloaded", "type": "server_error", "param": None, "code": "server_error"}})
+        return self._data(
+            {
+                "error": {
+                    "message": "Server overloaded",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "server_error",
+                }
+            }
+        )
 
     @staticmethod
     def _data(payload: dict[str, Any]) -> str:
