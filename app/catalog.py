@@ -1,4 +1,9 @@
-"""GET /v1/models: every model a client can name, from each configured provider's list, cached."""
+"""What models exist: each configured provider's model list, cached, plus the configured aliases.
+
+`GET /v1/models` lists them under routable ids (`<provider>/<model>`), and the planner reads what each
+list says a model can do. A provider whose list cannot be fetched is left out (and asked again a little
+later), so one unreachable provider never hides the others.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from app.services import services
 from providers.errors import ModelNotFound, UpstreamError
@@ -17,60 +23,79 @@ from providers.schema import Model, ModelList
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from providers.base import Provider
+    from providers.base import ModelInfo, Provider
 
 __all__ = ["ModelCatalog", "list_models", "retrieve_model"]
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
+_RETRY_FAILED_LIST_AFTER = 30.0
 
 
 class ModelCatalog:
-    """Provider model lists under routable ids (`<provider>/<model>`), each cached for its provider's TTL."""
+    """Provider model lists, each cached for its provider's `models_cache_ttl`."""
 
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = providers
-        self._cache: dict[str, tuple[float, list[Model]]] = {}
+        self._cache: dict[str, tuple[float, dict[str, ModelInfo]]] = {}
         self._locks = {name: asyncio.Lock() for name in providers}
 
-    async def models(self) -> list[Model]:
-        configured = [provider for provider in self._providers.values() if provider.configured]
-        lists = await asyncio.gather(*(self._models_of(provider) for provider in configured))
-        return [model for models in lists for model in models]
+    async def infos(self, provider: Provider) -> list[ModelInfo]:
+        return list((await self._index(provider)).values())
 
-    async def _models_of(self, provider: Provider) -> list[Model]:
+    async def info(self, provider: Provider, model: str) -> ModelInfo | None:
+        """What the provider's list says of one model (None when unlisted, or the list is unavailable)."""
+        return (await self._index(provider)).get(model)
+
+    async def models(self, aliases: list[str]) -> list[Model]:
+        """Every model a client can name: aliases first, then each configured provider's models."""
+        configured = [provider for provider in self._providers.values() if provider.configured]
+        indexes = await asyncio.gather(*(self._index(provider) for provider in configured))
+        listed = [Model(id=alias, owned_by="llm-router") for alias in aliases]
+        for provider, index in zip(configured, indexes, strict=True):
+            listed += [
+                Model(
+                    id=f"{provider.name}/{info.id}",
+                    created=info.created,
+                    owned_by=info.owned_by or provider.name,
+                )
+                for info in index.values()
+            ]
+        return listed
+
+    async def _index(self, provider: Provider) -> dict[str, ModelInfo]:
         cached = self._cache.get(provider.name)
         if cached and cached[0] > time.monotonic():
             return cached[1]
+        if not provider.configured:
+            return {}
         async with self._locks[provider.name]:
             cached = self._cache.get(provider.name)
             if cached and cached[0] > time.monotonic():
                 return cached[1]
+            ttl = provider.settings.models_cache_ttl
             try:
-                listed = await provider.list_models()
+                index = {info.id: info for info in await provider.list_models()}
             except UpstreamError as exc:
-                # A provider that cannot list its models must not hide everyone else's; keep what we had.
                 log.warning("could not list the models of %s: %s", provider.name, exc.message)
-                return cached[1] if cached else []
-            models = [
-                Model(id=f"{provider.name}/{model.id}", created=model.created, owned_by=model.owned_by)
-                for model in listed
-            ]
-            self._cache[provider.name] = (time.monotonic() + provider.settings.models_cache_ttl, models)
-            return models
+                index, ttl = (cached[1] if cached else {}), min(ttl, _RETRY_FAILED_LIST_AFTER)
+            self._cache[provider.name] = (time.monotonic() + ttl, index)
+            return index
 
 
 @get("/v1/models")
 async def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
-    models = await services(request).catalog.models()
+    found = services(request)
+    models = await found.catalog.models(found.planner.aliases())
     return Response(_encoder.encode(ModelList(data=models)), media_type="application/json")
 
 
 @get("/v1/models/{model_id:path}")
-async def retrieve_model(request: Request[Any, Any, Any], model_id: str) -> Response[bytes]:
+async def retrieve_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
     model_id = model_id.lstrip("/")
-    for model in await services(request).catalog.models():
+    found = services(request)
+    for model in await found.catalog.models(found.planner.aliases()):
         if model.id == model_id:
             return Response(_encoder.encode(model), media_type="application/json")
     raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+import math
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import msgspec
@@ -12,17 +13,22 @@ from litestar.response import Stream
 
 from app.errors import router_error_body
 from app.normalise import StreamNormaliser, normalise_completion
+from app.routing import Overrides
 from app.services import services
 from app.sse import DONE, encode_chunk, encode_data
-from providers.errors import RouterError
+from providers.errors import InvalidRequest, RouterError
 from providers.request import ChatRequest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from app.routing import ChunkStream, RouteTarget
 
-__all__ = ["create_chat_completion"]
+__all__ = ["MAX_ATTEMPTS_HEADER", "TIMEOUT_HEADER", "create_chat_completion", "request_overrides"]
+
+TIMEOUT_HEADER = "x-llm-router-timeout"
+MAX_ATTEMPTS_HEADER = "x-llm-router-max-attempts"
+N = TypeVar("N", int, float)
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +40,15 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 async def create_chat_completion(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     chat_request = ChatRequest.decode(await request.body())
     router = services(request).router
+    overrides = request_overrides(request.headers)
     if chat_request.params.stream:
-        stream = await router.open_stream(chat_request)
+        stream = await router.open_stream(chat_request, overrides)
         return Stream(
             _events(stream, include_usage=chat_request.params.include_usage),
             media_type="text/event-stream",
             headers=_SSE_HEADERS | _route_headers(stream.target, stream.attempts),
         )
-    routed = await router.complete(chat_request)
+    routed = await router.complete(chat_request, overrides)
     return Response(
         _encoder.encode(normalise_completion(routed.completion)),
         media_type="application/json",
@@ -72,6 +79,31 @@ async def _events(stream: ChunkStream, *, include_usage: bool) -> AsyncIterator[
         # The client may be gone (this task cancelled): close the upstream request regardless.
         with anyio.CancelScope(shield=True):
             await stream.aclose()
+
+
+def request_overrides(headers: Mapping[str, str]) -> Overrides | None:
+    """Limits a client may set per request: `x-llm-router-timeout` (seconds, the whole request) and
+    `x-llm-router-max-attempts` (per target)."""
+    timeout = headers.get(TIMEOUT_HEADER)
+    attempts = headers.get(MAX_ATTEMPTS_HEADER)
+    if timeout is None and attempts is None:
+        return None
+    return Overrides(
+        timeout=_header_number(TIMEOUT_HEADER, timeout, float, "a number of seconds above 0"),
+        max_attempts=_header_number(MAX_ATTEMPTS_HEADER, attempts, int, "a whole number from 1"),
+    )
+
+
+def _header_number(name: str, value: str | None, kind: Callable[[str], N], expected: str) -> N | None:
+    if value is None:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        number = None
+    if number is None or not number > 0 or (isinstance(number, float) and not math.isfinite(number)):
+        raise InvalidRequest(f"The header {name} must be {expected}, not {value!r}.", param=name, code="invalid_value")
+    return number
 
 
 def _route_headers(target: RouteTarget, attempts: int) -> dict[str, str]:

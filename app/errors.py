@@ -53,9 +53,7 @@ def error_response(exc: RouterError) -> Response[bytes]:
         headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
     if not exc.retryable and exc.http_status >= 500:
         headers["x-should-retry"] = "false"
-    return Response(
-        router_error_body(exc), status_code=exc.http_status, media_type="application/json", headers=headers
-    )
+    return Response(router_error_body(exc), status_code=exc.http_status, media_type="application/json", headers=headers)
 
 
 def _router_error(_: Request[Any, Any, Any], exc: RouterError) -> Response[bytes]:

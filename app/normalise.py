@@ -147,9 +147,12 @@ class StreamNormaliser:
         function = upstream.function or ToolCallDeltaFunction()
         arguments = function.arguments or ""
         new_id = upstream.id or None
-        index = state.by_upstream_index.get(upstream.index) if isinstance(upstream.index, int) else None
-        if index is None and not isinstance(upstream.index, int) and state.calls and not new_id:
+        if isinstance(upstream.index, int):
+            index = state.by_upstream_index.get(upstream.index)
+        elif state.calls and new_id in (None, state.calls[-1].id):
             index = len(state.calls) - 1  # no index at all: a fragment of the call in progress
+        else:
+            index = None
         if index is None or (new_id is not None and new_id != state.calls[index].id):
             index = len(state.calls)
             call = _Call(id=new_id or _call_id(), named=bool(function.name), has_arguments=bool(arguments))

@@ -26,9 +26,7 @@ def discover_providers() -> dict[str, type[Provider]]:
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         provider = entry_point.load()
         if not (isinstance(provider, type) and issubclass(provider, Provider)):
-            raise ConfigError(
-                f"The entry point {entry_point.value!r} ({entry_point.name}) is not a Provider."
-            )
+            raise ConfigError(f"The entry point {entry_point.value!r} ({entry_point.name}) is not a Provider.")
         found[entry_point.name] = provider
     return found
 

@@ -11,11 +11,14 @@ import msgspec
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 
+from app.admin import reset_targets, target_health
 from app.catalog import ModelCatalog, list_models, retrieve_model
 from app.chat import create_chat_completion
 from app.errors import exception_handlers
 from app.registry import build_providers
-from app.routing import Router
+from app.responses.handlers import create_response, delete_response, retrieve_response
+from app.responses.store import InMemoryResponseStore
+from app.routing import LocalHealthBoard, Planner, Router
 from app.services import Services
 from app.settings import load_settings
 
@@ -51,7 +54,26 @@ def create_app(
         timeout=httpx.Timeout(600, connect=10),
     )
     providers = build_providers(settings, http, provider_classes)
-    services = Services(settings=settings, router=Router(providers), catalog=ModelCatalog(providers))
+    catalog = ModelCatalog(providers)
+    planner = Planner(providers, catalog, settings)
+    routing = settings.routing
+    board = LocalHealthBoard(
+        failure_threshold=routing.failure_threshold,
+        cooldown=routing.cooldown,
+        rate_limit_cooldown=routing.rate_limit_cooldown,
+    )
+    services = Services(
+        settings=settings,
+        router=Router(planner, board, routing),
+        planner=planner,
+        catalog=catalog,
+        board=board,
+        responses=InMemoryResponseStore(
+            max_entries=settings.responses.max_entries,
+            max_bytes=settings.responses.max_bytes,
+            ttl=settings.responses.ttl,
+        ),
+    )
 
     @asynccontextmanager
     async def upstream_client(_: Litestar) -> AsyncIterator[None]:
@@ -62,7 +84,17 @@ def create_app(
                 await http.aclose()
 
     return Litestar(
-        route_handlers=[create_chat_completion, list_models, retrieve_model, health],
+        route_handlers=[
+            create_chat_completion,
+            list_models,
+            retrieve_model,
+            health,
+            target_health,
+            reset_targets,
+            create_response,
+            retrieve_response,
+            delete_response,
+        ],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_bytes,
         state=State({"services": services}),
@@ -75,7 +107,5 @@ def create_app(
 def app_from_environment() -> Litestar:
     """The ASGI server's entry point in each worker: settings come from the environment and config file."""
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return create_app(settings)

@@ -9,7 +9,8 @@ if TYPE_CHECKING:
     from litestar import Request
 
     from app.catalog import ModelCatalog
-    from app.routing import Router
+    from app.responses.store import ResponseStore
+    from app.routing import HealthBoard, Planner, Router
     from app.settings import Settings
 
 __all__ = ["Services", "services"]
@@ -19,7 +20,10 @@ __all__ = ["Services", "services"]
 class Services:
     settings: Settings
     router: Router
+    planner: Planner
     catalog: ModelCatalog
+    board: HealthBoard
+    responses: ResponseStore
 
 
 def services(request: Request[Any, Any, Any]) -> Services:

@@ -11,18 +11,117 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "AliasSettings",
+    "CapabilityOverrides",
+    "ConfigError",
+    "FreeModelSettings",
+    "ResponseStoreSettings",
+    "RoutingSettings",
+    "Settings",
+    "TargetSettings",
+    "load_settings",
+]
+
+Strategy = Literal["priority", "weighted", "latency", "least-busy"]
+ToolCallGuard = Literal["off", "retry", "fallback"]
 
 CONFIG_ENV = "LLM_ROUTER_CONFIG"
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says what to fix."""
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CapabilityOverrides(_Table):
+    """What a target can do, when the provider's model list says otherwise or says nothing."""
+
+    tools: bool | None = None
+    json_schema: bool | None = None
+    vision: bool | None = None
+
+
+class TargetSettings(_Table):
+    """One target of an alias: a routable model id and how to use it."""
+
+    model: str = Field(pattern=r"^[^/]+/.+$")
+    weight: float = Field(default=1.0, gt=0)
+    """Share of requests under the `weighted` strategy."""
+    max_concurrent: int | None = Field(default=None, ge=1)
+    """Requests in flight to this target at most; a target at its limit is skipped."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds one attempt may take (the provider's timeout when unset)."""
+    capabilities: CapabilityOverrides = CapabilityOverrides()
+
+
+class AliasSettings(_Table):
+    """`[models.<alias>]`: a name clients use for an ordered set of targets."""
+
+    targets: list[TargetSettings] = Field(min_length=1)
+    strategy: Strategy = "priority"
+    max_attempts: int | None = Field(default=None, ge=1)
+    """Attempts per target for transient failures (the routing default when unset)."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds for the whole request, across every attempt and target (the routing default when unset)."""
+    tool_call_guard: ToolCallGuard = "fallback"
+    """What to do when a model returns tool-call arguments that are not valid for the tool."""
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _targets_may_be_names(cls, targets: Any) -> Any:
+        if isinstance(targets, list):
+            return [{"model": target} if isinstance(target, str) else target for target in targets]
+        return targets
+
+
+class RoutingSettings(_Table):
+    """`[routing]`: retry, deadline and circuit-breaker policy for every request."""
+
+    max_attempts: int = Field(default=2, ge=1)
+    """Attempts per target for transient failures (429, 5xx, connection errors, timeouts)."""
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds for a whole request, across every attempt and target; for a stream, until it starts."""
+    backoff_initial: float = Field(default=0.2, ge=0)
+    backoff_max: float = Field(default=5.0, ge=0)
+    retry_after_cap: float = Field(default=10.0, ge=0)
+    """A `Retry-After` up to this many seconds is waited out on the same target; longer ones move on."""
+    failure_threshold: int = Field(default=5, ge=1)
+    """Consecutive failures that open a target's circuit."""
+    cooldown: float = Field(default=30.0, gt=0)
+    """Seconds an open circuit waits before a probe request may try the target again."""
+    rate_limit_cooldown: float = Field(default=2.0, gt=0)
+    """Seconds a rate-limited target is left alone when the upstream did not say how long (no Retry-After)."""
+
+
+class FreeModelSettings(_Table):
+    """`[free]`: the built-in alias that spreads requests over OpenRouter's free models."""
+
+    enabled: bool = True
+    alias: str = "free"
+    provider: str = "openrouter"
+    max_models: int = Field(default=8, ge=1)
+    """Free models tried per request at most (before the fallback)."""
+    fallback: list[str] = Field(default_factory=list)
+    """Routable ids tried, in order, when no free model could answer (for example a paid model)."""
+    tool_call_guard: ToolCallGuard = "fallback"
+
+
+class ResponseStoreSettings(_Table):
+    """`[responses]`: the store that `previous_response_id` continues from (in memory, per worker)."""
+
+    max_entries: int = Field(default=10_000, ge=1)
+    max_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
+    ttl: float = Field(default=3600.0, gt=0)
+    """Seconds a stored response is kept."""
 
 
 class Settings(BaseSettings):
@@ -38,8 +137,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     upstream_max_connections: int = Field(default=512, ge=1)
     """Connections the shared upstream client keeps open across all providers."""
+    admin_key: SecretStr | None = None
+    """Bearer key for the /admin endpoints; they are disabled without one."""
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """`[providers.<name>]` tables from the config file, each read by that provider's settings class."""
+    models: dict[str, AliasSettings] = Field(default_factory=dict)
+    """`[models.<alias>]` tables: names clients use for sets of targets."""
+    routing: RoutingSettings = RoutingSettings()
+    free: FreeModelSettings = FreeModelSettings()
+    responses: ResponseStoreSettings = ResponseStoreSettings()
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
@@ -64,7 +170,6 @@ def describe_validation_error(exc: ValidationError, source: str | os.PathLike[st
     """One line per problem, naming the setting, for a person reading a start-up error."""
     where = f" in {source}" if source else ""
     problems = "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-        for error in exc.errors()
+        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}" for error in exc.errors()
     )
     return f"Invalid configuration{where}: {problems}."

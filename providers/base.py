@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     import httpx
 
     from providers.request import ChatRequest
-    from providers.schema import ChatCompletion, ChatCompletionChunk, Model
+    from providers.schema import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["Capabilities", "Provider", "ProviderSettings"]
+__all__ = ["Capabilities", "ModelInfo", "Provider", "ProviderSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,17 @@ class Capabilities:
     streaming: bool = True
     json_schema: bool = True
     vision: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model as its provider lists it, with what the list says it can do (None: the list did not say)."""
+
+    id: str
+    created: int = 0
+    owned_by: str | None = None
+    context_length: int | None = None
+    capabilities: Capabilities | None = None
 
 
 class ProviderSettings(BaseSettings):
@@ -81,7 +92,7 @@ class Provider(ABC):
         caller can still answer with a plain HTTP error. Closing the iterator cancels the upstream request.
         """
 
-    async def list_models(self) -> list[Model]:
+    async def list_models(self) -> list[ModelInfo]:
         """The models the provider offers, under their upstream ids (no prefix)."""
         return []
 

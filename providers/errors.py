@@ -7,9 +7,12 @@
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
     └── UpstreamError               502  an upstream failed; subclasses say how
         ├── UpstreamRejected        4xx  the upstream refused the client's request (status passed on)
+        │   └── UpstreamCannotServe 4xx  this target cannot take this request (no such model here, no
+        │                                endpoint with tool support, context too long): try another
         ├── UpstreamRateLimited     429  (with Retry-After when the upstream gave one)
         ├── UpstreamAuthFailed      502  the upstream refused the router's own provider key
         ├── UpstreamUnavailable     503  overloaded, or no capacity for this request
+        │   └── UpstreamPaymentRequired  503  no credit left on the router's account
         ├── UpstreamTimeout         504
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
         └── UpstreamProtocolError   502  the upstream answered with something that is not its API
@@ -29,8 +32,10 @@ __all__ = [
     "RequestTooLarge",
     "RouterError",
     "UpstreamAuthFailed",
+    "UpstreamCannotServe",
     "UpstreamConnectionError",
     "UpstreamError",
+    "UpstreamPaymentRequired",
     "UpstreamProtocolError",
     "UpstreamRateLimited",
     "UpstreamRejected",
@@ -119,6 +124,12 @@ class UpstreamRejected(UpstreamError):
     retryable = False
 
 
+class UpstreamCannotServe(UpstreamRejected):
+    """The request is fine but this target cannot serve it; another target may."""
+
+    default_code = "model_cannot_serve"
+
+
 class UpstreamRateLimited(UpstreamError):
     status = 429
     type = "rate_limit_error"
@@ -135,6 +146,13 @@ class UpstreamAuthFailed(UpstreamError):
 class UpstreamUnavailable(UpstreamError):
     status = 503
     default_code = "upstream_unavailable"
+
+
+class UpstreamPaymentRequired(UpstreamUnavailable):
+    """The router's account with the upstream has no credit left: retrying will not help, another target may."""
+
+    default_code = "upstream_payment_required"
+    retryable = False
 
 
 class UpstreamTimeout(UpstreamError):

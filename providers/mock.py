@@ -2,7 +2,8 @@
 
 It lets anyone try the whole tool loop with curl, and gives tests a provider with known behaviour:
 
-    text          answers in text (JSON valid against the schema when `response_format` asks for it)
+    text          answers in text; with `response_format` json_schema, JSON valid against the schema; with
+                  json_object, a JSON object keyed by the quoted words of the last user message
     tool          calls the tool `tool_choice` names, else the first tool, with arguments built from its
                   JSON schema; answers in text once the last message is a tool result
     parallel      calls every tool offered (the only one twice) in one turn, then answers in text
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import msgspec
 from pydantic_settings import SettingsConfigDict
 
-from providers.base import Capabilities, Provider, ProviderSettings
+from providers.base import Capabilities, ModelInfo, Provider, ProviderSettings
 from providers.errors import ModelNotFound, UpstreamError, UpstreamRateLimited
 from providers.schema import (
     UNSET,
@@ -45,7 +46,6 @@ from providers.schema import (
     JsonObjectFormat,
     JsonSchemaFormat,
     Message,
-    Model,
     NamedToolChoice,
     TextPart,
     ToolCall,
@@ -92,15 +92,13 @@ class MockProvider(Provider):
     capabilities = Capabilities()
     created: ClassVar[int] = 1_700_000_000
 
-    async def list_models(self) -> list[Model]:
-        return [Model(id=scenario, created=self.created, owned_by="llm-router") for scenario in SCENARIOS]
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(id=scenario, created=self.created, owned_by="llm-router") for scenario in SCENARIOS]
 
     async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
         turn = await self._turn(request.params, model)
         if model == "stream-error":
-            raise UpstreamError(
-                "The mock upstream failed while answering (stream-error).", provider=self.name
-            )
+            raise UpstreamError("The mock upstream failed while answering (stream-error).", provider=self.name)
         tool_calls: list[ToolCall] = [
             FunctionToolCall(id=_call_id(), function=FunctionCall(name=name, arguments=arguments))
             for name, arguments in turn.calls
@@ -121,9 +119,7 @@ class MockProvider(Provider):
         if turn.text is not None:
             for position, piece in enumerate(re.findall(r"\s*\S+", turn.text) or [turn.text]):
                 if model == "stream-error" and position == 3:
-                    raise UpstreamError(
-                        "The mock upstream failed mid-stream (stream-error).", provider=self.name
-                    )
+                    raise UpstreamError("The mock upstream failed mid-stream (stream-error).", provider=self.name)
                 yield chunk(ChoiceDelta(content=piece))
         for index, (name, arguments) in enumerate(turn.calls):
             first = ToolCallDelta(
@@ -177,9 +173,7 @@ class _ChunkFactory:
         return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[choice])
 
     def usage(self, usage: Usage) -> ChatCompletionChunk:
-        return ChatCompletionChunk(
-            id=self.id, created=self.created, model=self.model, choices=[], usage=usage
-        )
+        return ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[], usage=usage)
 
 
 def _offered_tools(params: ChatCompletionRequest) -> list[FunctionTool]:
@@ -195,9 +189,7 @@ def _offered_tools(params: ChatCompletionRequest) -> list[FunctionTool]:
     return tools
 
 
-def _calls(
-    model: str, params: ChatCompletionRequest, tools: list[FunctionTool]
-) -> tuple[tuple[str, str], ...]:
+def _calls(model: str, params: ChatCompletionRequest, tools: list[FunctionTool]) -> tuple[tuple[str, str], ...]:
     if model == "noargs":
         return ((tools[0].function.name, ""),)
     hints = _Hints.of(params.messages)
@@ -205,7 +197,7 @@ def _calls(
     if model == "parallel" and len(chosen) == 1:
         chosen = chosen * 2
     return tuple(
-        (tool.function.name, _json.encode(_example(tool.function.parameters or {}, hints)).decode())
+        (tool.function.name, _json.encode(_example(tool.function.parameters or {"type": "object"}, hints)).decode())
         for tool in chosen
     )
 
@@ -218,7 +210,9 @@ def _answer(params: ChatCompletionRequest) -> str:
         return _json.encode(_example(schema, _Hints.of(params.messages))).decode()
     said = _text(_last_user(params.messages)) or "nothing"
     if isinstance(response_format, JsonObjectFormat):
-        return _json.encode({"answer": "Hello from the llm-router mock provider.", "you_said": said}).decode()
+        # "Answer with 'setup' and 'punchline' keys" gets exactly those keys.
+        keys = [quoted[0] or quoted[1] for quoted in _QUOTED.findall(said)] or ["answer"]
+        return _json.encode(dict.fromkeys(keys, "Hello from the llm-router mock provider.")).decode()
     return f"Hello from the llm-router mock provider. You said: {said}"
 
 

@@ -24,12 +24,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import msgspec
+from msgspec import UnsetType
 
-from providers.base import Provider, ProviderSettings
+from providers.base import ModelInfo, Provider, ProviderSettings
 from providers.errors import (
     UpstreamAuthFailed,
+    UpstreamCannotServe,
     UpstreamConnectionError,
     UpstreamError,
+    UpstreamPaymentRequired,
     UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamRejected,
@@ -42,7 +45,6 @@ from providers.schema import (
     ChatCompletionChunk,
     ErrorBody,
     ErrorEnvelope,
-    Model,
     PromptTokensDetails,
     Usage,
 )
@@ -61,21 +63,32 @@ _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
 _error_decoder = msgspec.json.Decoder(ErrorEnvelope)
 
 
-class _ModelEntry(msgspec.Struct):
+class ModelEntry(msgspec.Struct):
+    """One entry of a `GET /models` listing: OpenAI's fields, and OpenRouter's when it sends them."""
+
     id: str
     created: int = 0
     owned_by: str | None = None
+    context_length: int | None = None
+    supported_parameters: list[str] | None = None
+    architecture: dict[str, Any] | None = None
 
 
 class _ModelListing(msgspec.Struct):
-    data: list[_ModelEntry]
+    data: list[ModelEntry]
+    links: dict[str, str | None] | None = None  # OpenRouter pages its list: `links.next`
 
 
 _models_decoder = msgspec.json.Decoder(_ModelListing)
 _messages_decoder = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
+_MAX_MODEL_PAGES = 50
 
 # Finish reasons some dialects use to report a failure in place of an answer, and what they mean.
 _AUTH_CODES = frozenset({"invalid_api_key", "authentication", "unauthorized"})
+# Structured codes that mean "not this target" rather than "not this request".
+_CANNOT_SERVE_CODES = frozenset(
+    {"context_length_exceeded", "model_not_found", "free_variant_ended", "model_not_available"}
+)
 _FAILED_FINISH: dict[str, type[UpstreamError]] = {
     "error": UpstreamError,
     "insufficient_system_resource": UpstreamUnavailable,
@@ -139,44 +152,72 @@ class OpenAICompatibleProvider(Provider):
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
         body = self.payload(request, model, stream=True)
-        finished = False
         with self._transport_errors():
             async with self.http.stream(
                 "POST", self._url(self.chat_path), content=body, headers=self.headers(), timeout=self.timeout
             ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise self.error_from_response(response.status_code, response.content, response.headers)
-                async for event in iter_events(response.aiter_raw()):
-                    if event.data == b"[DONE]":
-                        return
-                    chunk = self._decode_chunk(event.data)
-                    if event.event == "error" and chunk.error is UNSET:
-                        raise self.error_from_body(
-                            502, ErrorBody(message=event.data.decode(errors="replace"))
-                        )
-                    self.adapt_chunk(chunk)
-                    finished = finished or any(c.finish_reason is not None for c in chunk.choices)
+                await self._check_stream(response)
+                async for chunk in self._chunks(response):
                     yield chunk
+
+    async def _check_stream(self, response: httpx.Response) -> None:
+        """Raise for a stream request that was refused, or answered with something other than SSE."""
+        if response.status_code >= 400:
+            await response.aread()
+            raise self.error_from_response(response.status_code, response.content, response.headers)
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            await response.aread()
+            raise UpstreamProtocolError(
+                f"{self.name} answered a stream request with {content_type!r}, not server-sent events: "
+                f"{response.content[:200].decode('utf-8', 'replace')!r}",
+                provider=self.name,
+            )
+
+    async def _chunks(self, response: httpx.Response) -> AsyncIterator[ChatCompletionChunk]:
+        """The chunks of an SSE body. It ends well at `[DONE]` after an answer, or when a finished one closes."""
+        answered = finished = False
+        async for event in iter_events(response.aiter_raw()):
+            if event.data == b"[DONE]":
+                if answered:
+                    return
+                raise UpstreamProtocolError(f"{self.name} ended the stream without an answer.", provider=self.name)
+            chunk = self._decode_chunk(event.data)
+            if event.event == "error" and chunk.error is UNSET:
+                raise self.error_from_body(502, ErrorBody(message=event.data.decode(errors="replace")))
+            self.adapt_chunk(chunk)
+            answered = True
+            finished = finished or any(choice.finish_reason is not None for choice in chunk.choices)
+            yield chunk
         if not finished:
             raise UpstreamConnectionError(
                 f"{self.name} closed the stream before the answer was finished.", provider=self.name
             )
 
-    async def list_models(self) -> list[Model]:
-        with self._transport_errors():
-            response = await self.http.get(
-                self._url(self.models_path), headers=self.headers(), timeout=self.timeout
-            )
-        if response.status_code >= 400:
-            raise self.error_from_response(response.status_code, response.content, response.headers)
-        try:
-            listing = _models_decoder.decode(response.content.lstrip())
-        except msgspec.DecodeError as exc:
-            raise UpstreamProtocolError(
-                f"{self.name} returned an invalid model list ({exc}).", provider=self.name
-            ) from None
-        return [Model(id=m.id, created=m.created, owned_by=m.owned_by or self.name) for m in listing.data]
+    async def list_models(self) -> list[ModelInfo]:
+        models: list[ModelInfo] = []
+        url: str | None = self._url(self.models_path)
+        for _ in range(_MAX_MODEL_PAGES):
+            if url is None:
+                break
+            with self._transport_errors():
+                response = await self.http.get(url, headers=self.headers(), timeout=self.timeout)
+            if response.status_code >= 400:
+                raise self.error_from_response(response.status_code, response.content, response.headers)
+            try:
+                listing = _models_decoder.decode(response.content.lstrip())
+            except msgspec.DecodeError as exc:
+                raise UpstreamProtocolError(
+                    f"{self.name} returned an invalid model list ({exc}).", provider=self.name
+                ) from None
+            models += [self.model_info(entry) for entry in listing.data]
+            following = (listing.links or {}).get("next")
+            url = str(response.url.join(following)) if following else None
+        return models
+
+    def model_info(self, entry: ModelEntry) -> ModelInfo:
+        """What one listing entry says about a model; dialects that list capabilities override this."""
+        return ModelInfo(id=entry.id, created=entry.created, owned_by=entry.owned_by or self.name)
 
     # ------------------------------------------------------------------------------------------ response
 
@@ -218,9 +259,7 @@ class OpenAICompatibleProvider(Provider):
             body = ErrorBody(message=content[:500].decode("utf-8", "replace").strip())
         return self.error_from_body(status, body, retry_after=_retry_after(headers))
 
-    def error_from_body(
-        self, status: int, body: ErrorBody, retry_after: float | None = None
-    ) -> UpstreamError:
+    def error_from_body(self, status: int, body: ErrorBody, retry_after: float | None = None) -> UpstreamError:
         """Map a status and an error body (OpenAI's shape or OpenRouter's) to a router error."""
         message = self._scrub(body.message) or f"HTTP {status}"
         code = _structured_code(body)
@@ -234,15 +273,17 @@ class OpenAICompatibleProvider(Provider):
         if status == 429:
             return UpstreamRateLimited(said, provider=self.name, code=code, retry_after=retry_after)
         if status == 402:
-            return UpstreamUnavailable(
+            return UpstreamPaymentRequired(
                 f"{self.name} refused the request for lack of credit on the router's account: {message}",
                 provider=self.name,
-                code="upstream_payment_required",
             )
         if status in (408, 504, 524):
             return UpstreamTimeout(said, provider=self.name, code=code)
         if status in (503, 529):
             return UpstreamUnavailable(said, provider=self.name, code=code, retry_after=retry_after)
+        if status == 404 or code in _CANNOT_SERVE_CODES:
+            # A chat request that 404s names a model (or model and parameters) this upstream cannot serve.
+            return UpstreamCannotServe(said, provider=self.name, code=code or "model_not_found", status=status)
         if 400 <= status < 500:
             return UpstreamRejected(said, provider=self.name, code=code, status=status)
         return UpstreamError(said, provider=self.name, code=code)
@@ -319,15 +360,28 @@ def rewrite_messages(
 
 
 def _fold_usage(usage: Usage) -> None:
-    """Move DeepSeek's cache counters into OpenAI's `prompt_tokens_details`."""
-    if usage.prompt_cache_hit_tokens is not UNSET:
+    """Move DeepSeek's cache counters into OpenAI's `prompt_tokens_details`, and drop counters sent as null."""
+    hits = usage.prompt_cache_hit_tokens
+    if isinstance(hits, int):
         details = usage.prompt_tokens_details
         if not details:
-            usage.prompt_tokens_details = PromptTokensDetails(cached_tokens=usage.prompt_cache_hit_tokens)
-        elif details.cached_tokens is UNSET:
-            details.cached_tokens = usage.prompt_cache_hit_tokens
+            usage.prompt_tokens_details = PromptTokensDetails(cached_tokens=hits)
+        elif not isinstance(details.cached_tokens, int):
+            details.cached_tokens = hits
     usage.prompt_cache_hit_tokens = UNSET
     usage.prompt_cache_miss_tokens = UNSET
+    usage.prompt_tokens = usage.prompt_tokens or 0
+    usage.completion_tokens = usage.completion_tokens or 0
+    usage.total_tokens = usage.total_tokens or usage.prompt_tokens + usage.completion_tokens
+    _drop_nulls(usage.prompt_tokens_details)
+    _drop_nulls(usage.completion_tokens_details)
+
+
+def _drop_nulls(details: msgspec.Struct | None | UnsetType) -> None:
+    if isinstance(details, msgspec.Struct):
+        for name in details.__struct_fields__:
+            if getattr(details, name) is None:
+                setattr(details, name, UNSET)
 
 
 def _structured_code(body: ErrorBody) -> str | None:

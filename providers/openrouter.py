@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import SettingsConfigDict
 
-from providers.base import Capabilities, ProviderSettings
-from providers.openai_compat import OpenAICompatibleProvider, rewrite_messages
+from providers.base import Capabilities, ModelInfo, ProviderSettings
+from providers.openai_compat import ModelEntry, OpenAICompatibleProvider, rewrite_messages
 from providers.schema import AssistantMessage, Message
 
 if TYPE_CHECKING:
@@ -53,6 +53,25 @@ class OpenRouterProvider(OpenAICompatibleProvider):
 
     def adapt_fields(self, request: ChatRequest) -> dict[str, Any]:
         return rewrite_messages(request, _carries_reasoning, _as_reasoning)
+
+    def model_info(self, entry: ModelEntry) -> ModelInfo:
+        """OpenRouter lists what each model supports: parameters, context length, input modalities."""
+        parameters = set(entry.supported_parameters or ())
+        modalities = (entry.architecture or {}).get("input_modalities") or ()
+        capabilities = Capabilities(
+            tools="tools" in parameters,
+            streaming=True,
+            json_schema="structured_outputs" in parameters or "response_format" in parameters,
+            vision="image" in modalities,
+        )
+        known = entry.supported_parameters is not None
+        return ModelInfo(
+            id=entry.id,
+            created=entry.created,
+            owned_by=self.name,
+            context_length=entry.context_length,
+            capabilities=capabilities if known else None,
+        )
 
 
 def _carries_reasoning(message: Message) -> bool:

@@ -57,6 +57,10 @@ class ChatRequest:
         fields.update({key: msgspec.Raw(_encoder.encode(value)) for key, value in extra.items()})
         return cls(params=params, fields=fields)
 
+    def without(self, *keys: str) -> ChatRequest:
+        """The same request without some top-level fields (ones the router consumes itself)."""
+        return ChatRequest(self.params, {key: value for key, value in self.fields.items() if key not in keys})
+
     def upstream_body(self, model: str, **overrides: Any) -> bytes:
         """The JSON body for an upstream: the client's fields with `model` and any `overrides` replaced."""
         fields: dict[str, Any] = dict(self.fields)

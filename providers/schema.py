@@ -225,9 +225,7 @@ class AllowedToolsChoice(_Wire, kw_only=True, tag_field="type", tag="allowed_too
     allowed_tools: AllowedTools
 
 
-ToolChoice = (
-    Literal["none", "auto", "required"] | NamedToolChoice | NamedCustomToolChoice | AllowedToolsChoice
-)
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice | NamedCustomToolChoice | AllowedToolsChoice
 
 # ------------------------------------------------------------------------------------------ response format
 
@@ -307,27 +305,28 @@ class ChatCompletionRequest(_Wire, kw_only=True):
 # -------------------------------------------------------------------------------------------------- responses
 
 
+# Upstreams send null for counters they do not keep; adapters drop those (`Usage.drop_nulls`).
 class PromptTokensDetails(_Wire, kw_only=True):
-    cached_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
+    cached_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
 
 
 class CompletionTokensDetails(_Wire, kw_only=True):
-    reasoning_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
-    accepted_prediction_tokens: int | UnsetType = UNSET
-    rejected_prediction_tokens: int | UnsetType = UNSET
+    reasoning_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
+    accepted_prediction_tokens: int | None | UnsetType = UNSET
+    rejected_prediction_tokens: int | None | UnsetType = UNSET
 
 
 class Usage(_Wire, kw_only=True):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: int | None = 0
+    completion_tokens: int | None = 0
+    total_tokens: int | None = 0
     prompt_tokens_details: PromptTokensDetails | UnsetType | None = UNSET
     completion_tokens_details: CompletionTokensDetails | UnsetType | None = UNSET
     # DeepSeek's names for cache accounting; adapters fold them into prompt_tokens_details.
-    prompt_cache_hit_tokens: int | UnsetType = UNSET
-    prompt_cache_miss_tokens: int | UnsetType = UNSET
+    prompt_cache_hit_tokens: int | None | UnsetType = UNSET
+    prompt_cache_miss_tokens: int | None | UnsetType = UNSET
 
 
 class ErrorBody(_Wire, kw_only=True):

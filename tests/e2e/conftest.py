@@ -51,9 +51,7 @@ def client(router: RouterProcess) -> Iterator[openai.OpenAI]:
 
 @pytest.fixture
 async def async_client(router: RouterProcess) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        base_url=router.base_url, api_key="sk-client-anything", max_retries=0
-    ) as sdk:
+    async with openai.AsyncOpenAI(base_url=router.base_url, api_key="sk-client-anything", max_retries=0) as sdk:
         yield sdk
 
 

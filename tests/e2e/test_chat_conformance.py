@@ -68,9 +68,7 @@ def calls_from_stream(chunks: list[dict[str, Any]]) -> dict[int, dict[str, Any]]
     for chunk in chunks:
         for choice in chunk["choices"]:
             for delta in choice["delta"].get("tool_calls") or []:
-                call = calls.setdefault(
-                    delta["index"], {"id": None, "name": None, "arguments": "", "deltas": 0}
-                )
+                call = calls.setdefault(delta["index"], {"id": None, "name": None, "arguments": "", "deltas": 0})
                 call["deltas"] += 1
                 if "id" in delta:
                     assert call["id"] is None, f"id sent twice for index {delta['index']}"
@@ -102,9 +100,7 @@ def assert_exact_stream(chunks: list[dict[str, Any]]) -> None:
     deltas = [choice["delta"] for chunk in chunks for choice in chunk["choices"]]
     assert sum("role" in delta for delta in deltas) == 1
     assert deltas[0].get("role") == "assistant"
-    finishes = [
-        choice["finish_reason"] for chunk in chunks for choice in chunk["choices"] if choice["finish_reason"]
-    ]
+    finishes = [choice["finish_reason"] for chunk in chunks for choice in chunk["choices"] if choice["finish_reason"]]
     assert len(finishes) == 1
 
 
@@ -112,9 +108,7 @@ def assert_exact_stream(chunks: list[dict[str, Any]]) -> None:
 
 
 def test_tool_call_non_streaming(router: RouterProcess, upstream: Upstream, dialect: str) -> None:
-    response = post_json(
-        router.base_url, request(dialect, "tool", tool_choice="auto", parallel_tool_calls=False)
-    )
+    response = post_json(router.base_url, request(dialect, "tool", tool_choice="auto", parallel_tool_calls=False))
 
     assert response.status_code == 200
     body = response.json()
@@ -169,9 +163,7 @@ def test_unknown_fields_pass_through(router: RouterProcess, upstream: Upstream, 
         "thinking": {"type": "enabled"},
         "top_k": 40,
     }
-    messages = [
-        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}
-    ]
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]
     body = {"model": model(dialect, "text"), "messages": messages, **extra}
 
     assert post_json(router.base_url, body).status_code == 200
@@ -195,9 +187,7 @@ def test_parallel_and_empty_arguments(client: openai.OpenAI, dialect: str) -> No
     parallel = client.chat.completions.create(
         model=model(dialect, "parallel"), messages=QUESTION, tools=[WEATHER, STOCK]
     )
-    noargs = client.chat.completions.create(
-        model=model(dialect, "noargs"), messages=QUESTION, tools=[WEATHER]
-    )
+    noargs = client.chat.completions.create(model=model(dialect, "noargs"), messages=QUESTION, tools=[WEATHER])
 
     names = [call.function.name for call in parallel.choices[0].message.tool_calls or []]
     assert names == ["get_weather", "get_stock_price"]
@@ -222,9 +212,7 @@ def test_usage_is_openai_shaped(router: RouterProcess, dialect: str) -> None:
 def test_reasoning_content_reaches_the_client_and_goes_back(
     client: openai.OpenAI, upstream: Upstream, dialect: str
 ) -> None:
-    first = client.chat.completions.create(
-        model=model(dialect, "reasoning"), messages=QUESTION, tools=[WEATHER]
-    )
+    first = client.chat.completions.create(model=model(dialect, "reasoning"), messages=QUESTION, tools=[WEATHER])
     message = first.choices[0].message
     reasoning = (message.model_extra or {}).get("reasoning_content")
     assert reasoning == "The user wants the weather; call the tool."
@@ -286,9 +274,7 @@ def test_streamed_tool_calls_are_normalised(router: RouterProcess, dialect: str,
 
 
 def test_stream_usage_only_when_asked(router: RouterProcess, upstream: Upstream, dialect: str) -> None:
-    asked = post_stream(
-        router.base_url, request(dialect, "text", stream=True, stream_options={"include_usage": True})
-    )
+    asked = post_stream(router.base_url, request(dialect, "text", stream=True, stream_options={"include_usage": True}))
     not_asked = post_stream(router.base_url, request(dialect, "text", stream=True))
 
     assert_exact_stream(asked.chunks)
@@ -409,9 +395,7 @@ def test_mid_stream_failure_is_an_error_event_not_a_clean_finish(
     assert all(c["finish_reason"] is None for chunk in raw.chunks for c in chunk["choices"])
 
     with pytest.raises(openai.APIError):
-        for _ in client.chat.completions.create(
-            model=model(dialect, scenario), messages=QUESTION, stream=True
-        ):
+        for _ in client.chat.completions.create(model=model(dialect, scenario), messages=QUESTION, stream=True):
             pass
 
 

@@ -19,9 +19,22 @@ providers. The upstream model name picks the scenario, as the router's mock prov
     mid-stream-error  streams some text, then an error event
     hang            streams one chunk, then waits until the client goes away
     slow            waits 5 s before answering
+    delay           waits 0.3 s before answering
+    fail-once       429 (Retry-After: 1) on the first attempt of each request, then answers like `tool`
+    error-once      500 on the first attempt of each request, then answers like `tool`
+    down            503, always
+    switchable      503 while `Upstream.switched_down` is set, else answers like `tool`
+    flaky           fails 3 attempts in 10 to each model (500 or 429), never twice in a row; else like `tool`
+    no-tool-endpoints  OpenRouter's 404 "No endpoints found that support tool use"
+    context-too-long   400 context_length_exceeded
+    bad-args        a tool call whose arguments are not JSON
+    schema-invalid  a tool call whose arguments miss a required property
+    bad-args-once   `bad-args` on the first attempt of each request, then `tool`
 
-Everything received is recorded (`Upstream.received`), and the end of each stream is recorded with whether
-the client went away first (`Upstream.stream_ends`).
+The scenario is the last segment of the model id without its variant (`free/tool:free` plays `tool`); an
+unknown one plays `tool`. "Each request" is told apart by the text of its last user message. Everything
+received is recorded (`Upstream.received`, with the outcome), and the end of each stream is recorded with
+whether the client went away first (`Upstream.stream_ends`).
 """
 
 from __future__ import annotations
@@ -52,6 +65,14 @@ class Received:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    outcome: str = ""  # "ok", or the error status sent
+
+    @property
+    def marker(self) -> str:
+        """The text of the last user message: what tests use to tell their requests apart."""
+        users = [m for m in self.body.get("messages", []) if m.get("role") == "user"]
+        content = users[-1].get("content") if users else ""
+        return content if isinstance(content, str) else json.dumps(content)
 
 
 @dataclass
@@ -66,6 +87,9 @@ class Upstream:
     port: int = 0
     received: list[Received] = field(default_factory=list)
     stream_ends: list[StreamEnd] = field(default_factory=list)
+    switched_down: bool = False
+    _attempts: dict[tuple[str, str], int] = field(default_factory=dict)
+    _per_model: dict[str, int] = field(default_factory=dict)
 
     def base_url(self, dialect: str) -> str:
         return f"http://{self.host}:{self.port}{PREFIX[dialect]}"
@@ -114,16 +138,22 @@ class Upstream:
         if route != "/chat/completions":
             return await _send(send, 404, {"error": {"message": f"no route {route}"}})
         request = json.loads(body)
-        self.received.append(Received(dialect, route, headers, request))
-        script = Script(dialect, request, headers)
+        received = Received(dialect, route, headers, request)
+        self.received.append(received)
+        key = (received.marker, request["model"])
+        self._attempts[key] = attempt = self._attempts.get(key, 0) + 1
+        self._per_model[request["model"]] = count = self._per_model.get(request["model"], 0) + 1
+        script = Script(dialect, request, headers, attempt=attempt, down=self.switched_down, flaky=count)
+        if script.model in ("slow", "delay"):
+            await asyncio.sleep(5 if script.model == "slow" else 0.3)
         error = script.error()
         if error is not None:
             status, payload, extra = error
+            received.outcome = str(status)
             return await _send(send, status, payload, extra)
+        received.outcome = "ok"
         if request.get("stream"):
             return await self._stream(script, send, receive)
-        if script.model == "slow":
-            await asyncio.sleep(5)
         prefix = b"\n\n\n" if dialect == "deepseek" else b""  # DeepSeek's keep-alive lines while queued
         await _send(send, 200, script.completion(), prefix=prefix)
 
@@ -160,19 +190,30 @@ async def _send(
     await send({"type": "http.response.body", "body": body})
 
 
+def _openrouter_model(model_id: str, *, tools: bool = True, context: int = 131072) -> dict[str, Any]:
+    parameters = ["temperature", "max_tokens"] + (["tools", "tool_choice"] if tools else [])
+    return {
+        "id": model_id,
+        "canonical_slug": model_id.split(":")[0],
+        "name": model_id,
+        "created": 1733506137,
+        "context_length": context,
+        "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+        "pricing": {"prompt": "0", "completion": "0"},
+        "supported_parameters": parameters,
+    }
+
+
 def _models(dialect: str) -> dict[str, Any]:
     if dialect == "openrouter":
         return {
             "data": [
-                {
-                    "id": "meta-llama/llama-3.3-70b-instruct:free",
-                    "canonical_slug": "meta-llama/llama-3.3-70b-instruct",
-                    "name": "Llama 3.3 70B (free)",
-                    "created": 1733506137,
-                    "context_length": 131072,
-                    "pricing": {"prompt": "0", "completion": "0"},
-                    "supported_parameters": ["tools", "tool_choice", "temperature"],
-                }
+                _openrouter_model("meta-llama/llama-3.3-70b-instruct:free"),
+                _openrouter_model("free/tool:free"),
+                _openrouter_model("free/rate-limited:free"),
+                _openrouter_model("free/notools:free", tools=False),
+                _openrouter_model("free/tiny:free", context=16),
+                _openrouter_model("paid/notools", tools=False),
             ]
         }
     return {"object": "list", "data": [{"id": "deepseek-chat", "object": "model", "owned_by": "deepseek"}]}
@@ -181,16 +222,24 @@ def _models(dialect: str) -> dict[str, Any]:
 class Script:
     """One scripted answer, rendered in one dialect."""
 
-    def __init__(self, dialect: str, request: dict[str, Any], headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        dialect: str,
+        request: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        attempt: int = 1,
+        down: bool = False,
+        flaky: int = 0,
+    ) -> None:
         self.dialect = dialect
         self.request = request
         self.headers = headers
-        self.model: str = request["model"]
-        self.id = (
-            f"gen-{int(time.time())}-{uuid.uuid4().hex[:20]}"
-            if dialect == "openrouter"
-            else str(uuid.uuid4())
-        )
+        self.model: str = request["model"].rsplit("/", 1)[-1].split(":", 1)[0]
+        self.attempt = attempt
+        self.down = down
+        self.flaky = flaky
+        self.id = f"gen-{int(time.time())}-{uuid.uuid4().hex[:20]}" if dialect == "openrouter" else str(uuid.uuid4())
         self.created = int(time.time())
 
     # ------------------------------------------------------------------------------------------- errors
@@ -215,11 +264,28 @@ class Script:
         if model == "bad-request":
             return (
                 400,
-                self._error(
-                    400, "The `reasoning_content` in the thinking mode must be passed back to the API.", None
-                ),
+                self._error(400, "The `reasoning_content` in the thinking mode must be passed back to the API.", None),
                 {},
             )
+        if model == "fail-once" and self.attempt == 1:
+            return 429, self._error(429, "Rate limit exceeded", "rate_limit_exceeded"), {"retry-after": "1"}
+        if model == "error-once" and self.attempt == 1:
+            return 500, self._error(500, "Internal Server Error", "server"), {}
+        if model == "down" or (model == "switchable" and self.down):
+            return 503, self._error(503, "No available provider", "provider_unavailable"), {}
+        if model == "flaky" and self.flaky % 10 in (1, 4, 7):
+            if self.flaky % 20 < 10:
+                return 500, self._error(500, "Internal Server Error", "server"), {}
+            return 429, self._error(429, "Rate limit exceeded", "rate_limit_exceeded"), {}
+        if model == "no-tool-endpoints":
+            message = (
+                "No endpoints found that support tool use. To learn more about provider routing, visit: "
+                "https://openrouter.ai/docs/guides/routing/provider-selection"
+            )
+            return 404, self._error(404, message, None), {}
+        if model == "context-too-long":
+            message = "This endpoint's maximum context length is 8192 tokens."
+            return 400, self._error(400, message, "context_length_exceeded"), {}
         return None
 
     def _error(self, status: int, message: str, error_type: str | None) -> dict[str, Any]:
@@ -256,6 +322,10 @@ class Script:
 
         if self.model == "noargs":
             return [(call_id(0), first, "")]
+        if self.model == "bad-args" or (self.model == "bad-args-once" and self.attempt == 1):
+            return [(call_id(0), first, '{"location": "Paris", ')]
+        if self.model == "schema-invalid":
+            return [(call_id(0), first, '{"unit": "celsius"}')]
         if self.model in ("parallel", "no-index", "reused-index"):
             return [(call_id(0), first, ARGS), (call_id(1), second, ARGS_2)]
         return [(call_id(0), first, ARGS)]

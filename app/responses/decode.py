@@ -1,0 +1,242 @@
+"""A Responses request body to a validated `ResponsesRequest`, or an `InvalidRequest` naming what is wrong.
+
+What the router cannot do is refused here, with a 400 whose `param` points at it, rather than silently
+dropped: OpenAI's built-in tools (web search, file search, computer use, MCP...), item references,
+background responses, server-side conversations and stored prompts. Fields that change nothing the router
+can honour (`include`, `truncation`, `stream_options`, `max_tool_calls`, `top_logprobs`...) are accepted
+and ignored, as OpenAI ignores `include` values that do not apply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from app.responses.items import InputItem, InputMessage, JsonObject
+from app.responses.wire import (
+    CreateResponse,
+    FunctionTool,
+    TextConfig,
+    ToolChoice,
+    ToolChoiceAllowed,
+    ToolChoiceFunction,
+)
+from providers.errors import InvalidRequest
+
+__all__ = ["ResponsesRequest", "decode_request", "invalid_request"]
+
+_decoder = msgspec.json.Decoder(CreateResponse)
+
+_ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
+_TOOL_CHOICE_MODES: dict[str, ToolChoice] = {"none": "none", "auto": "auto", "required": "required"}
+
+# msgspec reports a location as `$.input[2].content`; OpenAI's `param` is `input[2].content`.
+_LOCATION = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesRequest:
+    """A validated request: the typed fields, with input, tools and tool choice in the router's types."""
+
+    create: CreateResponse
+    input: list[InputItem]
+    tools: list[FunctionTool]
+    tool_choice: ToolChoice | None
+    text: TextConfig
+
+    @property
+    def store(self) -> bool:
+        """Whether to keep the answer for `previous_response_id` (OpenAI's default is to keep it)."""
+        return self.create.store is not False
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.create.stream)
+
+
+def decode_request(body: bytes) -> ResponsesRequest:
+    try:
+        create = _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(
+            f"We could not parse the JSON body of your request ({exc}). Send a valid JSON object.",
+            code="invalid_json",
+        ) from None
+    _refuse_unsupported(create)
+    tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
+    return ResponsesRequest(
+        create=create,
+        input=_input(create),
+        tools=tools,
+        tool_choice=_tool_choice(create.tool_choice, tools),
+        text=create.text or TextConfig(),
+    )
+
+
+def invalid_request(message: str, prefix: str = "") -> InvalidRequest:
+    """An `InvalidRequest` for a msgspec validation message, its location (under `prefix`) as `param`."""
+    located = _LOCATION.search(message)
+    path = located["path"] if located else ""
+    detail = message[: located.start()] if located else message
+    missing = _MISSING_FIELD.match(detail)
+    if missing:
+        path = f"{path}.{missing['field']}" if path else missing["field"]
+    if prefix:
+        path = f"{prefix}{'' if not path or path.startswith('[') else '.'}{path}"
+    param = path or None
+    where = f" at '{param}'" if param else ""
+    return InvalidRequest(f"Invalid request{where}: {detail}.", param=param, code="invalid_value")
+
+
+def _refuse_unsupported(create: CreateResponse) -> None:
+    if create.background:
+        raise InvalidRequest(
+            "The router does not run responses in the background: leave `background` unset or false.",
+            param="background",
+            code="unsupported_parameter",
+        )
+    if create.conversation is not None:
+        raise InvalidRequest(
+            "The router does not keep conversations: continue one with `previous_response_id`, or send the "
+            "whole conversation as `input`.",
+            param="conversation",
+            code="unsupported_parameter",
+        )
+    if create.prompt is not None:
+        raise InvalidRequest(
+            "The router does not store prompt templates: send `instructions` and `input` instead.",
+            param="prompt",
+            code="unsupported_parameter",
+        )
+
+
+# ------------------------------------------------------------------------------------------------------ input
+
+
+def _input(create: CreateResponse) -> list[InputItem]:
+    raw = create.input
+    if raw is None:
+        if create.previous_response_id is None:
+            raise InvalidRequest(
+                "Send `input`: a string, or a list of input items.",
+                param="input",
+                code="missing_required_parameter",
+            )
+        return []
+    if isinstance(raw, str):
+        return [InputMessage(role="user", content=raw)]
+    return [_item(item, index) for index, item in enumerate(raw)]
+
+
+def _item(raw: JsonObject, index: int) -> InputItem:
+    where = f"input[{index}]"
+    kind: Any = raw.get("type")
+    if kind is None and "role" in raw:
+        kind = "message"  # OpenAI's "easy" message form leaves the type out
+        raw = {**raw, "type": kind}
+    elif kind is None and "id" in raw:
+        kind = "item_reference"
+    if kind == "item_reference":
+        raise InvalidRequest(
+            f"{where} is an item reference, and the router cannot look items up by id: send the item itself, "
+            "or continue a stored response with `previous_response_id`.",
+            param=where,
+            code="unsupported_value",
+        )
+    if kind not in _ITEM_TYPES:
+        raise InvalidRequest(
+            f"{where} is a {kind!r} item, which the router cannot translate: it takes "
+            + ", ".join(f"'{name}'" for name in _ITEM_TYPES)
+            + " items.",
+            param=f"{where}.type",
+            code="unsupported_value",
+        )
+    try:
+        item: InputItem = msgspec.convert(raw, InputItem)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(str(exc), where) from None
+    return item
+
+
+# ------------------------------------------------------------------------------------------------------ tools
+
+
+def _tool(raw: JsonObject, index: int) -> FunctionTool:
+    where = f"tools[{index}]"
+    kind = raw.get("type")
+    if kind != "function":
+        raise InvalidRequest(
+            f"{where} is a {kind!r} tool, and the router offers function tools only: OpenAI's built-in tools "
+            "(web_search, file_search, code_interpreter, mcp...) run on OpenAI's own servers. Describe the "
+            "tool as a function and run it yourself.",
+            param=f"{where}.type",
+            code="unsupported_value",
+        )
+    try:
+        return msgspec.convert(raw, FunctionTool)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(str(exc), where) from None
+
+
+def _tool_choice(raw: str | JsonObject | None, tools: list[FunctionTool]) -> ToolChoice | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        mode = _TOOL_CHOICE_MODES.get(raw)
+        if mode is None:
+            raise _bad_tool_choice(f"'{raw}'", "tool_choice")
+        return mode
+    kind = raw.get("type")
+    if kind not in ("function", "allowed_tools"):
+        raise _bad_tool_choice(f"a {kind!r} choice", "tool_choice.type")
+    choice: ToolChoiceFunction | ToolChoiceAllowed
+    try:
+        if kind == "function":
+            choice = msgspec.convert(raw, ToolChoiceFunction)
+        else:
+            choice = msgspec.convert(raw, ToolChoiceAllowed)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(str(exc), "tool_choice") from None
+    if isinstance(choice, ToolChoiceFunction):
+        _check_declared(choice.name, "tool_choice.name", tools)
+    else:
+        for position, name in enumerate(_allowed_names(choice)):
+            _check_declared(name, f"tool_choice.tools[{position}]", tools)
+    return choice
+
+
+def _check_declared(name: str, param: str, tools: list[FunctionTool]) -> None:
+    if not any(tool.name == name for tool in tools):
+        raise InvalidRequest(
+            f"`tool_choice` names the function {name!r}, which is not among `tools`.",
+            param=param,
+            code="invalid_value",
+        )
+
+
+def _allowed_names(choice: ToolChoiceAllowed) -> list[str]:
+    names: list[str] = []
+    for position, tool in enumerate(choice.tools):
+        if tool.get("type") != "function" or not isinstance(tool.get("name"), str):
+            raise InvalidRequest(
+                '`tool_choice.tools` may list function tools only, each as {"type": "function", "name": ...}.',
+                param=f"tool_choice.tools[{position}]",
+                code="invalid_value",
+            )
+        names.append(tool["name"])
+    return names
+
+
+def _bad_tool_choice(what: str, param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"`tool_choice` is {what}: the router takes 'none', 'auto', 'required', "
+        '{"type": "function", "name": ...} or {"type": "allowed_tools", ...} (function tools only).',
+        param=param,
+        code="invalid_value",
+    )

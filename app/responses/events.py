@@ -1,0 +1,196 @@
+"""Responses stream events, and their server-sent-event framing: `event: <type>` then `data: <json>`.
+
+Each event type is a msgspec struct tagged with its `type`; `sequence_number` counts every event of a
+stream from 0. See `app.responses.stream` for the order they come in.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from app.responses.items import JsonObject, OutputItem, OutputText, ReasoningText, Refusal, Wire
+from app.responses.wire import ResponseObject  # noqa: TC001 (msgspec reads annotations at runtime)
+
+__all__ = [
+    "ContentPartAdded",
+    "ContentPartDone",
+    "ErrorDetail",
+    "ErrorEvent",
+    "Event",
+    "FunctionCallArgumentsDelta",
+    "FunctionCallArgumentsDone",
+    "OutputItemAdded",
+    "OutputItemDone",
+    "OutputTextDelta",
+    "OutputTextDone",
+    "ReasoningTextDelta",
+    "ReasoningTextDone",
+    "RefusalDelta",
+    "RefusalDone",
+    "ResponseCompleted",
+    "ResponseCreated",
+    "ResponseFailed",
+    "ResponseInProgress",
+    "ResponseIncomplete",
+    "encode_event",
+]
+
+_encoder = msgspec.json.Encoder()
+
+Part = OutputText | Refusal | ReasoningText
+
+
+class _Event(Wire, kw_only=True):
+    sequence_number: int
+
+
+# ------------------------------------------------------------------------------------------------ lifecycle
+
+
+class ResponseCreated(_Event, kw_only=True, tag_field="type", tag="response.created"):
+    response: ResponseObject
+
+
+class ResponseInProgress(_Event, kw_only=True, tag_field="type", tag="response.in_progress"):
+    response: ResponseObject
+
+
+class ResponseCompleted(_Event, kw_only=True, tag_field="type", tag="response.completed"):
+    response: ResponseObject
+
+
+class ResponseIncomplete(_Event, kw_only=True, tag_field="type", tag="response.incomplete"):
+    response: ResponseObject
+
+
+class ResponseFailed(_Event, kw_only=True, tag_field="type", tag="response.failed"):
+    response: ResponseObject
+
+
+class ErrorDetail(Wire, kw_only=True):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorEvent(_Event, kw_only=True, tag_field="type", tag="error"):
+    """OpenAI documents `code`, `message` and `param` at the top level, but sends them nested under `error`,
+    and that nested object is what OpenAI's SDKs raise on (Python and JavaScript alike): both are written."""
+
+    code: str | None
+    message: str
+    param: str | None
+    error: ErrorDetail
+
+
+# ----------------------------------------------------------------------------------------------------- items
+
+
+class OutputItemAdded(_Event, kw_only=True, tag_field="type", tag="response.output_item.added"):
+    output_index: int
+    item: OutputItem
+
+
+class OutputItemDone(_Event, kw_only=True, tag_field="type", tag="response.output_item.done"):
+    output_index: int
+    item: OutputItem
+
+
+class ContentPartAdded(_Event, kw_only=True, tag_field="type", tag="response.content_part.added"):
+    item_id: str
+    output_index: int
+    content_index: int
+    part: Part
+
+
+class ContentPartDone(_Event, kw_only=True, tag_field="type", tag="response.content_part.done"):
+    item_id: str
+    output_index: int
+    content_index: int
+    part: Part
+
+
+class OutputTextDelta(_Event, kw_only=True, tag_field="type", tag="response.output_text.delta"):
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+    logprobs: list[JsonObject] = []
+
+
+class OutputTextDone(_Event, kw_only=True, tag_field="type", tag="response.output_text.done"):
+    item_id: str
+    output_index: int
+    content_index: int
+    text: str
+    logprobs: list[JsonObject] = []
+
+
+class RefusalDelta(_Event, kw_only=True, tag_field="type", tag="response.refusal.delta"):
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class RefusalDone(_Event, kw_only=True, tag_field="type", tag="response.refusal.done"):
+    item_id: str
+    output_index: int
+    content_index: int
+    refusal: str
+
+
+class ReasoningTextDelta(_Event, kw_only=True, tag_field="type", tag="response.reasoning_text.delta"):
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class ReasoningTextDone(_Event, kw_only=True, tag_field="type", tag="response.reasoning_text.done"):
+    item_id: str
+    output_index: int
+    content_index: int
+    text: str
+
+
+class FunctionCallArgumentsDelta(_Event, kw_only=True, tag_field="type", tag="response.function_call_arguments.delta"):
+    item_id: str
+    output_index: int
+    delta: str
+
+
+class FunctionCallArgumentsDone(_Event, kw_only=True, tag_field="type", tag="response.function_call_arguments.done"):
+    item_id: str
+    name: str
+    output_index: int
+    arguments: str
+
+
+Event = (
+    ResponseCreated
+    | ResponseInProgress
+    | ResponseCompleted
+    | ResponseIncomplete
+    | ResponseFailed
+    | ErrorEvent
+    | OutputItemAdded
+    | OutputItemDone
+    | ContentPartAdded
+    | ContentPartDone
+    | OutputTextDelta
+    | OutputTextDone
+    | RefusalDelta
+    | RefusalDone
+    | ReasoningTextDelta
+    | ReasoningTextDone
+    | FunctionCallArgumentsDelta
+    | FunctionCallArgumentsDone
+)
+
+
+def encode_event(event: Event) -> bytes:
+    """One SSE frame, named as OpenAI names it: `event: <type>\\ndata: <json>\\n\\n`."""
+    name = str(type(event).__struct_config__.tag)
+    return b"event: " + name.encode() + b"\ndata: " + _encoder.encode(event) + b"\n\n"

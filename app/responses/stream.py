@@ -1,0 +1,450 @@
+"""Normalised chat chunks to Responses stream events, in OpenAI's order and numbering.
+
+    response.created, response.in_progress
+    for each output item, in `output_index` order of appearance:
+        response.output_item.added
+        for each content part (text or refusal in a message, reasoning text in a reasoning item):
+            response.content_part.added, ...delta events..., ....done, response.content_part.done
+        for a function call: response.function_call_arguments.delta events, ....done
+        response.output_item.done
+    response.completed (or response.incomplete when the answer was cut short)
+
+A failure ends the stream with `response.failed` then `error`, never with `response.completed`.
+`sequence_number` counts every event from 0.
+
+Text and reasoning items close as soon as another item begins. Function calls stay open until the answer
+ends, because a chat upstream may interleave the argument fragments of parallel calls; the events carry
+each call's `output_index` and `item_id`, so clients assemble them all the same. A call is announced
+(`output_item.added`) once its name is known, which is in its first delta whenever the upstream sends it
+there; argument fragments that came before are sent with the announcement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+
+from app.responses.events import (
+    ContentPartAdded,
+    ContentPartDone,
+    ErrorDetail,
+    ErrorEvent,
+    Event,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    OutputItemAdded,
+    OutputItemDone,
+    OutputTextDelta,
+    OutputTextDone,
+    ReasoningTextDelta,
+    ReasoningTextDone,
+    RefusalDelta,
+    RefusalDone,
+    ResponseCompleted,
+    ResponseCreated,
+    ResponseFailed,
+    ResponseIncomplete,
+    ResponseInProgress,
+)
+from app.responses.from_chat import finished, outcome
+from app.responses.items import (
+    FunctionCall,
+    ItemStatus,
+    OutputContent,
+    OutputItem,
+    OutputMessage,
+    OutputText,
+    Reasoning,
+    ReasoningText,
+    Refusal,
+)
+from app.responses.wire import ResponseError, ResponseObject, new_id
+
+if TYPE_CHECKING:
+    from providers.errors import RouterError
+    from providers.schema import ChatCompletionChunk, ToolCallDelta, Usage
+
+__all__ = ["ResponseEventWriter"]
+
+_PartKind = Literal["text", "refusal", "reasoning"]
+_ItemKind = Literal["message", "reasoning"]
+
+
+@dataclass(slots=True)
+class _Part:
+    kind: _PartKind
+    index: int
+    pieces: list[str] = field(default_factory=list)
+    done: bool = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass(slots=True)
+class _OpenItem:
+    """The message or reasoning item being streamed."""
+
+    kind: _ItemKind
+    id: str
+    output_index: int
+    parts: list[_Part] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Call:
+    id: str
+    call_id: str
+    name: str | None = None
+    arguments: list[str] = field(default_factory=list)
+    output_index: int | None = None  # set when announced
+
+
+class ResponseEventWriter:
+    """Turns one answer's normalised chunks into events; `response` is the final object once finished."""
+
+    def __init__(self, response: ResponseObject) -> None:
+        self.response = response
+        self._sequence = 0
+        self._started = False
+        self._open: _OpenItem | None = None
+        self._calls: dict[int, _Call] = {}
+        self._done: dict[int, OutputItem] = {}
+        self._next_output_index = 0
+        self._has_message = False
+        self._finish_reason: str | None = None
+        self._usage: Usage | None = None
+
+    def feed(self, chunk: ChatCompletionChunk) -> list[Event]:
+        """The events for one normalised chunk (the first chunk also starts the response)."""
+        events = self._start(chunk.model)
+        if chunk.usage:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue  # the Responses API has no `n`: only the first choice was asked for
+            delta = choice.delta
+            if delta.reasoning_content:
+                events += self._append("reasoning", "reasoning", delta.reasoning_content)
+            if delta.content:
+                events += self._append("message", "text", delta.content)
+            if delta.refusal:
+                events += self._append("message", "refusal", delta.refusal)
+            for call in delta.tool_calls or ():
+                events += self._call_delta(call)
+            if choice.finish_reason is not None:
+                self._finish_reason = choice.finish_reason
+        return events
+
+    def finish(self) -> list[Event]:
+        """The events that end an answer the upstream completed: open items close, then the response."""
+        events = self._start(None)
+        status, _ = outcome(self._finish_reason)
+        item_status: ItemStatus = "incomplete" if status == "incomplete" else "completed"
+        events += self._close_open(item_status)
+        for call in self._calls_in_order():
+            events += self._close_call(call)
+        if not self._has_message and not self._calls:
+            events += self._empty_message()
+        self.response = finished(
+            self.response,
+            model=self.response.model,
+            output=[self._done[index] for index in sorted(self._done)],
+            finish_reason=self._finish_reason,
+            usage=self._usage,
+        )
+        if self.response.status == "incomplete":
+            return [*events, ResponseIncomplete(sequence_number=self._next(), response=self.response)]
+        return [*events, ResponseCompleted(sequence_number=self._next(), response=self.response)]
+
+    def fail(self, error: RouterError) -> list[Event]:
+        """The events that end a failed answer: `response.failed` with what was produced, then `error`."""
+        events = self._start(None)
+        code = "rate_limit_exceeded" if error.http_status == 429 else "server_error"
+        self.response = msgspec.structs.replace(
+            self.response,
+            status="failed",
+            error=ResponseError(code=code, message=error.message),
+            output=self._partial_output(),
+        )
+        events.append(ResponseFailed(sequence_number=self._next(), response=self.response))
+        events.append(
+            ErrorEvent(
+                sequence_number=self._next(),
+                code=error.code,
+                message=error.message,
+                param=error.param,
+                error=ErrorDetail(message=error.message, type=error.type, param=error.param, code=error.code),
+            )
+        )
+        return events
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def _start(self, model: str | None) -> list[Event]:
+        if self._started:
+            return []
+        self._started = True
+        if model:
+            # The model that answers, as chat reports it (the request named a route, maybe an alias).
+            self.response = msgspec.structs.replace(self.response, model=model)
+        return [
+            ResponseCreated(sequence_number=self._next(), response=self.response),
+            ResponseInProgress(sequence_number=self._next(), response=self.response),
+        ]
+
+    def _next(self) -> int:
+        number = self._sequence
+        self._sequence += 1
+        return number
+
+    def _output_index(self) -> int:
+        index = self._next_output_index
+        self._next_output_index += 1
+        return index
+
+    # ----------------------------------------------------------------------------------- text and reasoning
+
+    def _append(self, item_kind: _ItemKind, part_kind: _PartKind, text: str) -> list[Event]:
+        events: list[Event] = []
+        item = self._open
+        if item is None or item.kind != item_kind:
+            events += self._close_open("completed")
+            item = self._open_item(item_kind, events)
+        part = item.parts[-1] if item.parts else None
+        if part is None or part.kind != part_kind:
+            if part is not None:
+                events += self._close_part(item, part)
+            part = _Part(part_kind, len(item.parts))
+            item.parts.append(part)
+            events.append(
+                ContentPartAdded(
+                    sequence_number=self._next(),
+                    item_id=item.id,
+                    output_index=item.output_index,
+                    content_index=part.index,
+                    part=_content(part_kind, ""),
+                )
+            )
+        part.pieces.append(text)
+        events.append(self._delta(item, part, text))
+        return events
+
+    def _open_item(self, kind: _ItemKind, events: list[Event]) -> _OpenItem:
+        item = _OpenItem(kind, new_id("msg" if kind == "message" else "rs"), self._output_index())
+        self._open = item
+        self._has_message = self._has_message or kind == "message"
+        added: OutputItem = (
+            OutputMessage(id=item.id, status="in_progress", content=[])
+            if kind == "message"
+            else Reasoning(id=item.id, content=[], status="in_progress")
+        )
+        events.append(OutputItemAdded(sequence_number=self._next(), output_index=item.output_index, item=added))
+        return item
+
+    def _delta(self, item: _OpenItem, part: _Part, text: str) -> Event:
+        number, item_id, output_index, content_index = self._next(), item.id, item.output_index, part.index
+        if part.kind == "text":
+            return OutputTextDelta(
+                sequence_number=number,
+                item_id=item_id,
+                output_index=output_index,
+                content_index=content_index,
+                delta=text,
+            )
+        if part.kind == "refusal":
+            return RefusalDelta(
+                sequence_number=number,
+                item_id=item_id,
+                output_index=output_index,
+                content_index=content_index,
+                delta=text,
+            )
+        return ReasoningTextDelta(
+            sequence_number=number,
+            item_id=item_id,
+            output_index=output_index,
+            content_index=content_index,
+            delta=text,
+        )
+
+    def _close_part(self, item: _OpenItem, part: _Part) -> list[Event]:
+        part.done = True
+        number, item_id, output_index, content_index = self._next(), item.id, item.output_index, part.index
+        text = part.text
+        done: Event
+        if part.kind == "text":
+            done = OutputTextDone(
+                sequence_number=number,
+                item_id=item_id,
+                output_index=output_index,
+                content_index=content_index,
+                text=text,
+            )
+        elif part.kind == "refusal":
+            done = RefusalDone(
+                sequence_number=number,
+                item_id=item_id,
+                output_index=output_index,
+                content_index=content_index,
+                refusal=text,
+            )
+        else:
+            done = ReasoningTextDone(
+                sequence_number=number,
+                item_id=item_id,
+                output_index=output_index,
+                content_index=content_index,
+                text=text,
+            )
+        part_done = ContentPartDone(
+            sequence_number=self._next(),
+            item_id=item_id,
+            output_index=output_index,
+            content_index=content_index,
+            part=_content(part.kind, text),
+        )
+        return [done, part_done]
+
+    def _close_open(self, status: ItemStatus) -> list[Event]:
+        item, self._open = self._open, None
+        if item is None:
+            return []
+        events: list[Event] = []
+        if item.parts and not item.parts[-1].done:
+            events += self._close_part(item, item.parts[-1])
+        final = _final_item(item, status)
+        self._done[item.output_index] = final
+        events.append(OutputItemDone(sequence_number=self._next(), output_index=item.output_index, item=final))
+        return events
+
+    def _empty_message(self) -> list[Event]:
+        """An answer with no text and no tool call still gets a message, as a whole answer would."""
+        events: list[Event] = []
+        item = self._open_item("message", events)
+        part = _Part("text", 0)
+        item.parts.append(part)
+        events.append(
+            ContentPartAdded(
+                sequence_number=self._next(),
+                item_id=item.id,
+                output_index=item.output_index,
+                content_index=0,
+                part=_content("text", ""),
+            )
+        )
+        return events + self._close_open("completed")
+
+    # ------------------------------------------------------------------------------------------ tool calls
+
+    def _call_delta(self, delta: ToolCallDelta) -> list[Event]:
+        events: list[Event] = []
+        index = delta.index if isinstance(delta.index, int) else len(self._calls)
+        call = self._calls.get(index)
+        if call is None:
+            events += self._close_open("completed")
+            call = _Call(id=new_id("fc"), call_id=delta.id or new_id("call"))
+            self._calls[index] = call
+        function = delta.function or None
+        name = function.name if function else None
+        arguments = function.arguments if function else None
+        if name and call.name is None:
+            call.name = name
+        if arguments:
+            call.arguments.append(arguments)
+        if call.output_index is None and call.name is not None:
+            events += self._announce(call)
+        elif call.output_index is not None and arguments:
+            events.append(
+                FunctionCallArgumentsDelta(
+                    sequence_number=self._next(),
+                    item_id=call.id,
+                    output_index=call.output_index,
+                    delta=arguments,
+                )
+            )
+        return events
+
+    def _announce(self, call: _Call) -> list[Event]:
+        call.output_index = self._output_index()
+        added = FunctionCall(id=call.id, call_id=call.call_id, name=call.name or "", arguments="", status="in_progress")
+        events: list[Event] = [
+            OutputItemAdded(sequence_number=self._next(), output_index=call.output_index, item=added)
+        ]
+        if call.arguments:
+            events.append(
+                FunctionCallArgumentsDelta(
+                    sequence_number=self._next(),
+                    item_id=call.id,
+                    output_index=call.output_index,
+                    delta="".join(call.arguments),
+                )
+            )
+        return events
+
+    def _calls_in_order(self) -> list[_Call]:
+        """Announced calls by output index, then any the upstream never named (announced now)."""
+        announced = sorted(
+            (call for call in self._calls.values() if call.output_index is not None),
+            key=lambda call: call.output_index or 0,
+        )
+        return announced + [call for call in self._calls.values() if call.output_index is None]
+
+    def _close_call(self, call: _Call) -> list[Event]:
+        events = self._announce(call) if call.output_index is None else []
+        assert call.output_index is not None
+        final = _final_call(call, "completed")
+        self._done[call.output_index] = final
+        events.append(
+            FunctionCallArgumentsDone(
+                sequence_number=self._next(),
+                item_id=call.id,
+                name=final.name,
+                output_index=call.output_index,
+                arguments=final.arguments,
+            )
+        )
+        events.append(OutputItemDone(sequence_number=self._next(), output_index=call.output_index, item=final))
+        return events
+
+    # --------------------------------------------------------------------------------------------- failure
+
+    def _partial_output(self) -> list[OutputItem]:
+        """What a failed answer produced: finished items, and the unfinished ones marked incomplete."""
+        output = dict(self._done)
+        if self._open is not None:
+            output[self._open.output_index] = _final_item(self._open, "incomplete")
+        for call in self._calls.values():
+            if call.output_index is not None:
+                output[call.output_index] = _final_call(call, "incomplete")
+        return [output[index] for index in sorted(output)]
+
+
+def _content(kind: _PartKind, text: str) -> OutputText | Refusal | ReasoningText:
+    if kind == "text":
+        return OutputText(text=text)
+    if kind == "refusal":
+        return Refusal(refusal=text)
+    return ReasoningText(text=text)
+
+
+def _final_item(item: _OpenItem, status: ItemStatus) -> OutputItem:
+    if item.kind == "reasoning":
+        return Reasoning(id=item.id, content=[ReasoningText(text=part.text) for part in item.parts], status=status)
+    content: list[OutputContent] = [
+        OutputText(text=part.text) if part.kind == "text" else Refusal(refusal=part.text) for part in item.parts
+    ]
+    return OutputMessage(id=item.id, status=status, content=content)
+
+
+def _final_call(call: _Call, status: ItemStatus) -> FunctionCall:
+    return FunctionCall(
+        id=call.id,
+        call_id=call.call_id,
+        name=call.name or "",
+        arguments="".join(call.arguments),
+        status=status,
+    )

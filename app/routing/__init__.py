@@ -1,0 +1,26 @@
+"""Choosing where a request goes and running it there: plans, strategies, retries, fallback, health."""
+
+from __future__ import annotations
+
+from app.routing.guard import InvalidToolCall
+from app.routing.health import CircuitState, HealthBoard, LocalHealthBoard, Outcome, TargetStatus
+from app.routing.plan import Planner, Policy, RoutePlan, RouteTarget
+from app.routing.router import ChunkStream, Overrides, Routed, Router, TargetUnavailable
+
+__all__ = [
+    "ChunkStream",
+    "CircuitState",
+    "HealthBoard",
+    "InvalidToolCall",
+    "LocalHealthBoard",
+    "Outcome",
+    "Overrides",
+    "Planner",
+    "Policy",
+    "RoutePlan",
+    "RouteTarget",
+    "Routed",
+    "Router",
+    "TargetStatus",
+    "TargetUnavailable",
+]

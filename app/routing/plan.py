@@ -1,0 +1,313 @@
+"""From a model name to an ordered list of targets: aliases, fallback lists, free models, strategies.
+
+A client names a routable id (`openrouter/<model>`), an alias from `[models.<alias>]`, or the built-in free
+alias; it may add OpenRouter's `models: [...]` as its own fallback list. The planner turns that into the
+targets to try, drops those that cannot serve the request (no tool support, no JSON schema, no images,
+context too short), and orders the rest by the alias's strategy and what the health board knows.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from providers.base import Capabilities
+from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured
+from providers.schema import ImagePart, JsonSchemaFormat, UserMessage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from app.catalog import ModelCatalog
+    from app.routing.health import TargetStatus
+    from app.settings import AliasSettings, Settings, Strategy, TargetSettings, ToolCallGuard
+    from providers.base import ModelInfo, Provider
+    from providers.request import ChatRequest
+
+__all__ = ["Needs", "Planner", "Policy", "RoutePlan", "RouteTarget", "order_targets"]
+
+_model_list = msgspec.json.Decoder(list[str])
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    """One provider and one of its models, with the alias's settings for it."""
+
+    provider: Provider
+    model: str
+    settings: TargetSettings | None = None
+    group: str | None = None  # targets that share one rate limit (OpenRouter's free models)
+    # A target from an alias is checked against what the request needs; one the client named itself is
+    # tried whatever its listed capabilities say.
+    checked: bool = False
+
+    @property
+    def name(self) -> str:
+        """The routable id, `<provider>/<model>`."""
+        return f"{self.provider.name}/{self.model}"
+
+    @property
+    def weight(self) -> float:
+        return self.settings.weight if self.settings else 1.0
+
+    @property
+    def max_concurrent(self) -> int | None:
+        return self.settings.max_concurrent if self.settings else None
+
+    @property
+    def timeout(self) -> float | None:
+        return self.settings.timeout if self.settings else None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    strategy: Strategy
+    max_attempts: int
+    timeout: float
+    tool_call_guard: ToolCallGuard
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """What to try for one request, before strategy and health put it in order."""
+
+    name: str  # what the client asked for, for messages
+    targets: list[RouteTarget]
+    policy: Policy
+    follows_models: bool = False  # the router follows the request's own `models` list (see `Planner.plan`)
+
+
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What a request asks of a model."""
+
+    tools: bool
+    json_schema: bool
+    vision: bool
+    prompt_tokens: int  # a generous estimate, for context-length checks
+
+    @classmethod
+    def of(cls, request: ChatRequest) -> Needs:
+        params = request.params
+        messages = request.fields.get("messages")
+        return cls(
+            tools=bool(params.tools),
+            json_schema=isinstance(params.response_format, JsonSchemaFormat),
+            vision=any(
+                isinstance(message, UserMessage)
+                and isinstance(message.content, list)
+                and any(isinstance(part, ImagePart) for part in message.content)
+                for message in params.messages
+            ),
+            # About four bytes of JSON per token; an estimate errs towards "too long" only for images.
+            prompt_tokens=len(bytes(messages)) // 4 if messages is not None else 0,
+        )
+
+    def unmet_by(self, capabilities: Capabilities, context_length: int | None) -> str | None:
+        """Why a model with these capabilities cannot serve the request, or None when it can."""
+        if self.tools and not capabilities.tools:
+            return "tools"
+        if self.json_schema and not capabilities.json_schema:
+            return "response_format json_schema"
+        if self.vision and not capabilities.vision:
+            return "image inputs"
+        if context_length is not None and self.prompt_tokens > context_length:
+            return f"a prompt of about {self.prompt_tokens} tokens (context {context_length})"
+        return None
+
+
+class Planner:
+    """Builds a `RoutePlan` for each request."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        catalog: ModelCatalog,
+        settings: Settings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.providers = providers
+        self.catalog = catalog
+        self.settings = settings
+        self.rng = rng or random.Random()
+        routing = settings.routing
+        self.default_policy = Policy("priority", routing.max_attempts, routing.timeout, "off")
+
+    def aliases(self) -> list[str]:
+        """The aliases a client can use now (the free alias only when something can serve it)."""
+        names = list(self.settings.models)
+        free = self.settings.free
+        provider = self.providers.get(free.provider)
+        if free.enabled and ((provider is not None and provider.configured) or free.fallback):
+            names.append(free.alias)
+        return names
+
+    async def plan(self, request: ChatRequest) -> RoutePlan:
+        """The targets for a request, in the order its names give them.
+
+        A request's own `models` list is followed by the router when every entry is a name the router can
+        route; otherwise it is OpenRouter's native fallback list, and goes upstream untouched.
+        """
+        fallbacks = self._fallback_list(request)
+        follows_models = bool(fallbacks) and all(self._routable(name) for name in fallbacks)
+        names = [request.params.model, *(fallbacks if follows_models else ())]
+        targets: list[RouteTarget] = []
+        policy: Policy | None = None
+        for position, name in enumerate(names):
+            param = "model" if position == 0 else f"models[{position - 1}]"
+            alias = self.settings.models.get(name)
+            if alias is not None:
+                policy = policy or self._policy(alias)
+                targets += [
+                    replace(self.target(settings.model, param, settings), checked=True) for settings in alias.targets
+                ]
+            elif self.settings.free.enabled and name == self.settings.free.alias:
+                policy = policy or replace(self.default_policy, tool_call_guard=self.settings.free.tool_call_guard)
+                targets += await self._free_targets(request)
+            else:
+                targets.append(self.target(name, param))
+        return RoutePlan(
+            name=request.params.model,
+            targets=_unique(targets),
+            policy=policy or self.default_policy,
+            follows_models=follows_models,
+        )
+
+    def _routable(self, name: str) -> bool:
+        prefix, _, model = name.partition("/")
+        return name in self.aliases() or (bool(model) and prefix in self.providers)
+
+    def target(self, name: str, param: str = "model", settings: TargetSettings | None = None) -> RouteTarget:
+        """The target a routable id names, or `ModelNotFound`."""
+        prefix, _, model = name.partition("/")
+        provider = self.providers.get(prefix) if model else None
+        if provider is None:
+            known = ", ".join(f"'{provider}/<model id>'" for provider in sorted(self.providers))
+            aliases = ", ".join(f"'{alias}'" for alias in self.aliases())
+            raise ModelNotFound(
+                f"The model '{name}' does not exist. Name a model as {known}"
+                + (f", or an alias: {aliases}." if aliases else "."),
+                param=param,
+            )
+        return RouteTarget(provider, model, settings)
+
+    async def capable(self, plan: RoutePlan, request: ChatRequest) -> list[RouteTarget]:
+        """The plan's targets that can serve this request; a clear 400 when none of them can."""
+        needs = Needs.of(request)
+        capable: list[RouteTarget] = []
+        reasons: list[str] = []
+        for target in plan.targets:
+            if not target.checked:
+                capable.append(target)
+                continue
+            capabilities, context_length = await self._capabilities(target)
+            unmet = needs.unmet_by(capabilities, context_length)
+            if unmet is None:
+                capable.append(target)
+            else:
+                reasons.append(f"{target.name} does not support {unmet}")
+        if not capable:
+            raise InvalidRequest(
+                f"No target of '{plan.name}' can serve this request: {'; '.join(reasons) or 'no model matched'}.",
+                param="model",
+                code="no_capable_target",
+            )
+        return capable
+
+    def _policy(self, alias: AliasSettings) -> Policy:
+        return Policy(
+            strategy=alias.strategy,
+            max_attempts=alias.max_attempts or self.default_policy.max_attempts,
+            timeout=alias.timeout or self.default_policy.timeout,
+            tool_call_guard=alias.tool_call_guard,
+        )
+
+    def _fallback_list(self, request: ChatRequest) -> list[str]:
+        raw = request.fields.get("models")
+        if raw is None:
+            return []
+        try:
+            return _model_list.decode(raw)
+        except msgspec.DecodeError:
+            raise InvalidRequest(
+                "Invalid request at 'models': expected a list of model names.",
+                param="models",
+                code="invalid_value",
+            ) from None
+
+    async def _capabilities(self, target: RouteTarget) -> tuple[Capabilities, int | None]:
+        info = await self.catalog.info(target.provider, target.model)
+        listed = info.capabilities if info and info.capabilities else target.provider.capabilities
+        overrides = target.settings.capabilities if target.settings else None
+        if overrides is not None:
+            listed = Capabilities(
+                tools=_pick(overrides.tools, listed.tools),
+                streaming=listed.streaming,
+                json_schema=_pick(overrides.json_schema, listed.json_schema),
+                vision=_pick(overrides.vision, listed.vision),
+            )
+        return listed, info.context_length if info else None
+
+    async def _free_targets(self, request: ChatRequest) -> list[RouteTarget]:
+        free = self.settings.free
+        provider = self.providers.get(free.provider)
+        targets: list[RouteTarget] = []
+        if (provider is None or not provider.configured) and not free.fallback:
+            env = provider.api_key_env if provider else None
+            raise ProviderNotConfigured(
+                f"The '{free.alias}' alias routes to {free.provider}'s free models"
+                + (f": set {env} where the router runs." if env else ", which is not installed."),
+                param="model",
+            )
+        if provider is not None and provider.configured:
+            needs = Needs.of(request)
+            models = [info for info in await self.catalog.infos(provider) if _is_free(info, needs)]
+            # Spread load: each request sees the free models in a new order.
+            self.rng.shuffle(models)
+            group = f"{provider.name}:free"  # one account-wide quota: a 429 from one is a 429 for all
+            targets = [RouteTarget(provider, info.id, group=group, checked=True) for info in models[: free.max_models]]
+        return targets + [replace(self.target(name, "model"), checked=True) for name in free.fallback]
+
+
+def order_targets(
+    targets: list[RouteTarget], statuses: list[TargetStatus], strategy: Strategy, rng: random.Random
+) -> list[RouteTarget]:
+    """Put targets in the order to try them: by strategy, with those unavailable now moved last."""
+    status = {target.name: state for target, state in zip(targets, statuses, strict=True)}
+    if strategy == "weighted":
+        # Weighted random order without replacement (Efraimidis and Spirakis).
+        keys = {target.name: rng.random() ** (1 / target.weight) for target in targets}
+        ordered = sorted(targets, key=lambda target: keys[target.name], reverse=True)
+    elif strategy == "latency":
+        # Targets with no latency yet go first, so every target gets measured.
+        ordered = sorted(targets, key=lambda target: status[target.name].latency or 0.0)
+    elif strategy == "least-busy":
+        ordered = sorted(targets, key=lambda target: status[target.name].in_flight)
+    else:
+        ordered = list(targets)
+    return sorted(ordered, key=lambda target: _unavailable(target, status[target.name]))
+
+
+def _unavailable(target: RouteTarget, status: TargetStatus) -> bool:
+    busy = target.max_concurrent is not None and status.in_flight >= target.max_concurrent
+    return busy or status.available_in > 0
+
+
+def _is_free(info: ModelInfo, needs: Needs) -> bool:
+    capabilities = info.capabilities or Capabilities()
+    return info.id.endswith(":free") and needs.unmet_by(capabilities, info.context_length) is None
+
+
+def _pick(override: bool | None, listed: bool) -> bool:
+    return listed if override is None else override
+
+
+def _unique(targets: list[RouteTarget]) -> list[RouteTarget]:
+    """Each target once, in first-seen order (a fallback list may repeat an alias's target)."""
+    unique: dict[str, RouteTarget] = {}
+    for target in targets:
+        unique.setdefault(target.name, target)
+    return list(unique.values())

@@ -1,0 +1,196 @@
+"""The systems under test: how each is started for one mode, and where it answers.
+
+Every system except *direct* is started fresh for each mode (non-streaming,
+streaming) with the matching upstream base URL, and stopped after it: the
+router and LiteLLM each take one base URL per provider, and the canned
+upstream picks the response shape by path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import nginx
+import payloads
+from procs import ManagedProcess, child_env, free_port
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "ALL_SYSTEMS",
+    "BEARER_TOKEN",
+    "HOST",
+    "MODES",
+    "QUICK_SYSTEMS",
+    "Launcher",
+    "Mode",
+    "Target",
+]
+
+HOST = "127.0.0.1"
+BEARER_TOKEN = "sk-bench-0123456789abcdef0123456789abcdef"
+"""Sent to every system; LiteLLM refuses to start without a master key, and this is it."""
+
+ALL_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w", "llm-router-2w", "litellm")
+QUICK_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w")
+MODES = ("non-stream", "stream")
+
+# Variables that would change what the router or LiteLLM do, if inherited from the caller's shell.
+_FOREIGN_SETTINGS = ("LLM_ROUTER_", "OPENROUTER_", "DEEPSEEK_", "OPENAI_", "LITELLM_")
+_FOREIGN_NAMES = ("DATABASE_URL", "REDIS_HOST", "REDIS_URL", "REDIS_PASSWORD")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+
+    @property
+    def stream(self) -> bool:
+        return self.name == "stream"
+
+    @property
+    def upstream_prefix(self) -> str:
+        return nginx.STREAM_PREFIX if self.stream else nginx.JSON_PREFIX
+
+
+@dataclass(frozen=True)
+class Target:
+    """A system running and configured for one mode."""
+
+    port: int
+    path: str
+    process: ManagedProcess | None
+    startup_s: float | None
+    root_pids: list[int]
+    """Processes whose trees make up the server, for memory accounting."""
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}{self.path}"
+
+
+def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+    inherited = child_env()
+    env = {k: v for k, v in inherited.items() if not k.startswith(_FOREIGN_SETTINGS) and k not in _FOREIGN_NAMES}
+    env.update(extra)
+    return env
+
+
+class Launcher:
+    """Starts the canned upstream once and the systems under test on demand; stops them all."""
+
+    def __init__(self, workdir: Path, router_exe: Path | None, litellm_exe: Path | None) -> None:
+        self.workdir = workdir
+        self.router_exe = router_exe
+        self.litellm_exe = litellm_exe
+        self.upstream_port = free_port()
+        self._upstream: ManagedProcess | None = None
+        self._running: list[ManagedProcess] = []
+
+    # -- process bookkeeping ---------------------------------------------------
+
+    def _track(self, proc: ManagedProcess) -> ManagedProcess:
+        self._running.append(proc)
+        return proc
+
+    def stop(self, target: Target) -> None:
+        if target.process is not None:
+            target.process.stop()
+            if target.process in self._running:
+                self._running.remove(target.process)
+
+    def stop_all(self) -> None:
+        """Stop everything started, newest first; a second Ctrl-C cannot interrupt this."""
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for proc in reversed(self._running):
+                with contextlib.suppress(Exception):
+                    proc.stop()
+            self._running.clear()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # -- systems -----------------------------------------------------------------
+
+    def start_upstream(self) -> None:
+        conf = nginx.write_upstream(self.workdir, self.upstream_port)
+        self._upstream = self._track(nginx.start("upstream", self.workdir, conf))
+        self._upstream.wait_healthy(f"http://{HOST}:{self.upstream_port}/health", timeout=15)
+
+    def upstream_base(self, mode: Mode) -> str:
+        return f"http://{HOST}:{self.upstream_port}{mode.upstream_prefix}"
+
+    def start(self, system: str, mode: Mode) -> Target:
+        """Start ``system`` for ``mode`` and wait until its health check passes."""
+        assert self._upstream is not None, "start_upstream() first"
+        chat = nginx.CHAT_PATH
+        if system == "direct":
+            return Target(self.upstream_port, mode.upstream_prefix + chat, None, None, [self._upstream.pid])
+        port = free_port()
+        started = time.monotonic()
+        if system == "nginx-proxy":
+            conf = nginx.write_proxy(self.workdir, port, self.upstream_port)
+            proc = self._track(nginx.start("proxy", self.workdir, conf))
+            path, health, timeout = mode.upstream_prefix + chat, "/health", 15.0
+        elif system.startswith("llm-router-"):
+            proc = self._start_router(mode, port, workers=int(system.removeprefix("llm-router-").rstrip("w")))
+            path, health, timeout = "/v1" + chat, "/health", 60.0
+        elif system == "litellm":
+            proc = self._start_litellm(mode, port)
+            path, health, timeout = "/v1" + chat, "/health/liveliness", 180.0
+        else:
+            raise ValueError(f"unknown system {system!r}")
+        proc.wait_healthy(f"http://{HOST}:{port}{health}", timeout=timeout)
+        return Target(port, path, proc, time.monotonic() - started, [proc.pid])
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
+        log_path = self.workdir / f"{name}.log"
+        return self._track(ManagedProcess(name, argv, log_path, env=env, cwd=self.workdir))
+
+    def _start_router(self, mode: Mode, port: int, workers: int) -> ManagedProcess:
+        assert self.router_exe is not None
+        base_url = self.upstream_base(mode)
+        env = _clean_env({"OPENROUTER_API_KEY": "sk-or-bench-dummy", "OPENROUTER_BASE_URL": base_url})
+        argv = [str(self.router_exe), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+        return self._spawn(f"llm-router-{workers}w-{mode.name}", argv, env)
+
+    def _start_litellm(self, mode: Mode, port: int) -> ManagedProcess:
+        assert self.litellm_exe is not None
+        config = self.workdir / f"litellm-{mode.name}.yaml"
+        # JSON is a subset of YAML, so writing the config needs no YAML library.
+        config.write_text(
+            json.dumps(
+                {
+                    "model_list": [
+                        {
+                            "model_name": payloads.ROUTER_MODEL,
+                            "litellm_params": {
+                                "model": f"openai/{payloads.UPSTREAM_MODEL}",
+                                "api_base": self.upstream_base(mode),
+                                "api_key": "sk-bench-dummy",
+                            },
+                        }
+                    ],
+                    "litellm_settings": {"telemetry": False, "set_verbose": False, "request_timeout": 30},
+                    "general_settings": {"master_key": BEARER_TOKEN, "disable_spend_logs": True},
+                },
+                indent=2,
+            )
+        )
+        env = _clean_env(
+            {
+                "LITELLM_LOG": "ERROR",
+                # Skip reading a .env file, and the network fetch of the model cost map.
+                "LITELLM_MODE": "PRODUCTION",
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            }
+        )
+        argv = [str(self.litellm_exe), "--config", str(config), "--host", HOST, "--port", str(port)]
+        argv += ["--num_workers", "1"]
+        return self._spawn(f"litellm-{mode.name}", argv, env)
