@@ -18,7 +18,7 @@ from app.services import services
 if TYPE_CHECKING:
     from app.routing import TargetStatus
 
-__all__ = ["reset_targets", "target_health"]
+__all__ = ["authorise", "reset_targets", "target_health"]
 
 _encoder = msgspec.json.Encoder()
 
@@ -29,7 +29,7 @@ class _Reset(msgspec.Struct, forbid_unknown_fields=True):
 
 @get("/admin/targets")
 async def target_health(request: Request[Any, Any, Any]) -> Response[bytes]:
-    if (denied := _authorise(request)) is not None:
+    if (denied := authorise(request)) is not None:
         return denied
     snapshot = await services(request).board.snapshot()
     return _json({"object": "list", "data": [_describe(status) for status in snapshot]})
@@ -38,7 +38,7 @@ async def target_health(request: Request[Any, Any, Any]) -> Response[bytes]:
 @post("/admin/targets/reset", status_code=200)
 async def reset_targets(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Forget what is known of one target (`{"target": "<provider>/<model>"}`) or, with no body, of all."""
-    if (denied := _authorise(request)) is not None:
+    if (denied := authorise(request)) is not None:
         return denied
     body = await request.body()
     try:
@@ -49,7 +49,8 @@ async def reset_targets(request: Request[Any, Any, Any]) -> Response[bytes]:
     return _json({"reset": reset.target or "all"})
 
 
-def _authorise(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+def authorise(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """None when the request carries the admin key; otherwise the response that refuses it."""
     key = services(request).settings.admin_key
     if key is None:
         return _error(

@@ -16,6 +16,8 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from app.access.gate import admit
+from app.context import current
 from app.services import services
 from providers.errors import ModelNotFound, UpstreamError
 from providers.schema import Model, ModelList
@@ -87,7 +89,8 @@ class ModelCatalog:
 @get("/v1/models")
 async def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
     found = services(request)
-    models = await found.catalog.models(found.planner.aliases())
+    await admit(found.limiter)
+    models = await _visible_models(found.catalog, found.planner.aliases())
     return Response(_encoder.encode(ModelList(data=models)), media_type="application/json")
 
 
@@ -95,7 +98,15 @@ async def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def retrieve_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
     model_id = model_id.lstrip("/")
     found = services(request)
-    for model in await found.catalog.models(found.planner.aliases()):
+    await admit(found.limiter)
+    for model in await _visible_models(found.catalog, found.planner.aliases()):
         if model.id == model_id:
             return Response(_encoder.encode(model), media_type="application/json")
     raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+
+
+async def _visible_models(catalog: ModelCatalog, aliases: list[str]) -> list[Model]:
+    """The models the current client may use: all of them on an open router."""
+    models = await catalog.models(aliases)
+    client = current().client
+    return models if client is None else [model for model in models if client.allows(model.id)]

@@ -11,6 +11,8 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.response import Stream
 
+from app.access.gate import admit, estimate_tokens
+from app.context import current
 from app.errors import router_error_body
 from app.normalise import StreamNormaliser, normalise_completion
 from app.routing import Overrides
@@ -20,8 +22,9 @@ from providers.errors import InvalidRequest, RouterError
 from providers.request import ChatRequest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
+    from app.context import RequestContext
     from app.routing import ChunkStream, RouteTarget
 
 __all__ = ["MAX_ATTEMPTS_HEADER", "TIMEOUT_HEADER", "create_chat_completion", "request_overrides"]
@@ -33,30 +36,54 @@ N = TypeVar("N", int, float)
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
+_model_list = msgspec.json.Decoder(list[str])
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @post("/v1/chat/completions", status_code=200)
 async def create_chat_completion(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     chat_request = ChatRequest.decode(await request.body())
-    router = services(request).router
+    found = services(request)
+    context = current()
+    context.model = chat_request.params.model
+    await admit(found.limiter, _requested_models(chat_request), estimate_tokens(chat_request))
+    router = found.router
     overrides = request_overrides(request.headers)
     if chat_request.params.stream:
         stream = await router.open_stream(chat_request, overrides)
+        context.served(stream.target.name)
+        context.stream = True
         return Stream(
-            _events(stream, include_usage=chat_request.params.include_usage),
+            _events(stream, context, include_usage=chat_request.params.include_usage),
             media_type="text/event-stream",
             headers=_SSE_HEADERS | _route_headers(stream.target, stream.attempts),
         )
     routed = await router.complete(chat_request, overrides)
+    context.served(routed.target.name)
+    completion = normalise_completion(routed.completion)
+    context.count_completion(completion)
     return Response(
-        _encoder.encode(normalise_completion(routed.completion)),
+        _encoder.encode(completion),
         media_type="application/json",
         headers=_route_headers(routed.target, routed.attempts),
     )
 
 
-async def _events(stream: ChunkStream, *, include_usage: bool) -> AsyncIterator[bytes]:
+def _requested_models(request: ChatRequest) -> Iterator[tuple[str, str]]:
+    """Every model the request may reach, with its `param`: `model`, and each name in its `models` list
+    (the router's fallback list, or OpenRouter's, which would reach those models upstream)."""
+    yield request.params.model, "model"
+    raw = request.fields.get("models")
+    if raw is not None:
+        try:
+            names = _model_list.decode(raw)
+        except msgspec.DecodeError:
+            return  # not a list of names: routing refuses it with a 400
+        for position, name in enumerate(names):
+            yield name, f"models[{position}]"
+
+
+async def _events(stream: ChunkStream, context: RequestContext, *, include_usage: bool) -> AsyncIterator[bytes]:
     """The SSE body: normalised chunks, then `[DONE]`; or an error event, never a clean finish, on failure."""
     normaliser = StreamNormaliser(include_usage=include_usage)
     try:
@@ -76,6 +103,8 @@ async def _events(stream: ChunkStream, *, include_usage: bool) -> AsyncIterator[
             b'"type":"server_error","param":null,"code":"internal_error"}}'
         )
     finally:
+        context.count_usage(normaliser.usage)
+        context.tool_calls = normaliser.tool_calls
         # The client may be gone (this task cancelled): close the upstream request regardless.
         with anyio.CancelScope(shield=True):
             await stream.aclose()

@@ -90,6 +90,11 @@ class StreamNormaliser:
         self._model = ""
         self._choices: dict[int, _ChoiceState] = {}
 
+    @property
+    def tool_calls(self) -> int:
+        """Tool calls seen so far, across every choice."""
+        return sum(len(state.calls) for state in self._choices.values())
+
     def feed(self, chunk: ChatCompletionChunk) -> ChatCompletionChunk | None:
         """The chunk to send for this upstream chunk (rewritten in place), or None when it carries nothing."""
         if chunk.usage:

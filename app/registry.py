@@ -32,7 +32,7 @@ def discover_providers() -> dict[str, type[Provider]]:
 
 
 def build_providers(
-    settings: Settings, http: httpx.AsyncClient, classes: dict[str, type[Provider]] | None = None
+    settings: Settings, transport: httpx.AsyncBaseTransport, classes: dict[str, type[Provider]] | None = None
 ) -> dict[str, Provider]:
     """One instance of each provider, configured from the environment and its `[providers.<name>]` table."""
     classes = discover_providers() if classes is None else classes
@@ -45,7 +45,7 @@ def build_providers(
     providers: dict[str, Provider] = {}
     for name, cls in classes.items():
         try:
-            providers[name] = cls.create(settings.providers.get(name, {}), http)
+            providers[name] = cls.create(settings.providers.get(name, {}), transport)
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, f"[providers.{name}]")) from None
     return providers

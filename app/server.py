@@ -8,19 +8,28 @@ from typing import TYPE_CHECKING
 
 import httpx
 import msgspec
+from httpx_aiohttp import AiohttpTransport
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 
+from app.access import KeyRing
+from app.access.gate import ClientGate
 from app.admin import reset_targets, target_health
 from app.catalog import ModelCatalog, list_models, retrieve_model
 from app.chat import create_chat_completion
 from app.errors import exception_handlers
+from app.lifecycle import Lifecycle, readiness, serving
+from app.openapi import openapi_document
 from app.registry import build_providers
 from app.responses.handlers import create_response, delete_response, retrieve_response
 from app.responses.store import InMemoryResponseStore
-from app.routing import LocalHealthBoard, Planner, Router
+from app.routing import Planner, Router
 from app.services import Services
 from app.settings import load_settings
+from app.shared import SharedState
+from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
+from app.telemetry.logs import configured_secrets
+from app.telemetry.metrics import metrics_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,57 +47,65 @@ async def health() -> Response[bytes]:
     return Response(_HEALTHY, media_type="application/json")
 
 
+def upstream_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """The one connection pool every provider shares, kept alive for the life of the worker.
+
+    httpx's transport interface over aiohttp's pool. On the benchmark's canned upstream, httpx's own pool
+    served about 1,000 requests per second with 32 in flight, and aiohttp's over ten times that.
+    """
+    limits = httpx.Limits(max_connections=settings.upstream_max_connections, keepalive_expiry=30)
+    return AiohttpTransport(limits=limits)
+
+
 def create_app(
     settings: Settings,
     *,
-    http_client: httpx.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
     provider_classes: dict[str, type[Provider]] | None = None,
 ) -> Litestar:
-    """Build the router. Tests inject `http_client` (for example over respx) and `provider_classes`."""
-    http = http_client or httpx.AsyncClient(
-        limits=httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
-            keepalive_expiry=30,
-        ),
-        timeout=httpx.Timeout(600, connect=10),
-    )
-    providers = build_providers(settings, http, provider_classes)
+    """Build the router. Tests inject the upstream `transport` (for example respx's) and `provider_classes`."""
+    upstream = transport or upstream_transport(settings)
+    providers = build_providers(settings, upstream, provider_classes)
     catalog = ModelCatalog(providers)
     planner = Planner(providers, catalog, settings)
-    routing = settings.routing
-    board = LocalHealthBoard(
-        failure_threshold=routing.failure_threshold,
-        cooldown=routing.cooldown,
-        rate_limit_cooldown=routing.rate_limit_cooldown,
-    )
+    metrics = Metrics(redis=settings.redis_url is not None)
+    shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
     services = Services(
         settings=settings,
-        router=Router(planner, board, routing),
+        router=Router(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics)),
         planner=planner,
         catalog=catalog,
-        board=board,
+        board=shared.board,
         responses=InMemoryResponseStore(
             max_entries=settings.responses.max_entries,
             max_bytes=settings.responses.max_bytes,
             ttl=settings.responses.ttl,
         ),
+        keys=KeyRing.from_settings(settings.keys),
+        limiter=shared.limiter,
+        shared=shared,
+        metrics=metrics,
+        lifecycle=Lifecycle(),
+        redactor=Redactor(configured_secrets(settings, providers)),
     )
 
     @asynccontextmanager
-    async def upstream_client(_: Litestar) -> AsyncIterator[None]:
+    async def close_upstream_transport(_: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            if http_client is None:
-                await http.aclose()
+            if transport is None:
+                await upstream.aclose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             create_chat_completion,
             list_models,
             retrieve_model,
             health,
+            readiness,
+            metrics_endpoint,
+            openapi_document,
             target_health,
             reset_targets,
             create_response,
@@ -98,14 +115,24 @@ def create_app(
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_bytes,
         state=State({"services": services}),
-        lifespan=[upstream_client],
+        # Exited in reverse order: requests drain before the upstream client closes.
+        lifespan=[close_upstream_transport, serving],
         openapi_config=None,
         logging_config=None,
     )
+    # Around everything litestar does, routing and its 404s included: every request is observed, and
+    # authenticated when client keys are configured, before a handler runs.
+    gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
+    app.asgi_handler = RequestObserver(gate, metrics, services.lifecycle)
+    return app
 
 
 def app_from_environment() -> Litestar:
     """The ASGI server's entry point in each worker: settings come from the environment and config file."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return create_app(settings)
+    app = create_app(settings)
+    services: Services = app.state.services
+    configure_logging(settings.log_level, settings.log_format, services.redactor)
+    # httpx logs every upstream request at INFO: noise on the hot path, and the request log says it better.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return app

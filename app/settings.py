@@ -3,24 +3,28 @@
 The server's own settings read `LLM_ROUTER_*` variables; each provider's settings read its conventional
 variables (`OPENROUTER_API_KEY`, `DEEPSEEK_BASE_URL`, ...) through its own settings class. A TOML file
 (`--config FILE` or `LLM_ROUTER_CONFIG`) overrides both: top-level keys for the server, and a
-`[providers.<name>]` table for each provider. See `llm-router.example.toml`.
+`[providers.<name>]` table for each provider. See `llm-router.example.toml`. The shared-state store is the
+one exception to the prefix: it is `REDIS_URL`, as hosting platforms name it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "AliasSettings",
     "CapabilityOverrides",
+    "ClientKeySettings",
     "ConfigError",
     "FreeModelSettings",
+    "RedisSettings",
     "ResponseStoreSettings",
     "RoutingSettings",
     "Settings",
@@ -30,8 +34,11 @@ __all__ = [
 
 Strategy = Literal["priority", "weighted", "latency", "least-busy"]
 ToolCallGuard = Literal["off", "retry", "fallback"]
+LogFormat = Literal["text", "json"]
 
 CONFIG_ENV = "LLM_ROUTER_CONFIG"
+# Key names appear in logs and metric labels: plain words only.
+_KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ConfigError(Exception):
@@ -124,6 +131,33 @@ class ResponseStoreSettings(_Table):
     """Seconds a stored response is kept."""
 
 
+class ClientKeySettings(_Table):
+    """`[keys.<name>]`: one client's key (only its SHA-256, from `llm-router hash-key`) and what it may do."""
+
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    models: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    """Models and aliases the key may ask for; `*` matches anything (`openrouter/*`)."""
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    """Prompt plus completion tokens, as the upstreams count them."""
+
+    @field_validator("sha256")
+    @classmethod
+    def _lower_case(cls, digest: str) -> str:
+        return digest.lower()
+
+
+class RedisSettings(_Table):
+    """`[redis]`: how the router uses the shared store that `REDIS_URL` names."""
+
+    prefix: str = Field(default="llm-router", min_length=1)
+    """Prefix of every key the router writes, so that several deployments can share one Redis."""
+    timeout: float = Field(default=0.25, gt=0)
+    """Seconds one Redis operation may take before the router falls back to its local state."""
+    recheck_interval: float = Field(default=5.0, gt=0)
+    """Seconds between attempts to reach Redis again while it is unreachable."""
+
+
 class Settings(BaseSettings):
     """The router's own settings. Provider settings live in the provider adapters."""
 
@@ -135,6 +169,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     """Request bodies larger than this get 413."""
     log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    """`json` writes one JSON object per line, for log collectors."""
+    shutdown_timeout: float = Field(default=30.0, gt=0)
+    """Seconds in-flight requests and streams may take to finish once the server is told to stop."""
     upstream_max_connections: int = Field(default=512, ge=1)
     """Connections the shared upstream client keeps open across all providers."""
     admin_key: SecretStr | None = None
@@ -146,6 +184,23 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     free: FreeModelSettings = FreeModelSettings()
     responses: ResponseStoreSettings = ResponseStoreSettings()
+    keys: dict[str, ClientKeySettings] = Field(default_factory=dict)
+    """`[keys.<name>]` tables: client keys. With none, the router serves anyone who can reach it."""
+    redis_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
+    """Redis shared by every worker and instance (rate limits, target health); local state without it."""
+    redis: RedisSettings = RedisSettings()
+
+    @field_validator("keys")
+    @classmethod
+    def _distinct_keys(cls, keys: dict[str, ClientKeySettings]) -> dict[str, ClientKeySettings]:
+        for name in keys:
+            if not _KEY_NAME.match(name):
+                raise ValueError(f"the key name {name!r} must be letters, digits, '.', '_' or '-' (64 at most)")
+        owners: dict[str, str] = {}
+        for name, key in keys.items():
+            if (other := owners.setdefault(key.sha256, name)) != name:
+                raise ValueError(f"the keys {other!r} and {name!r} have the same sha256")
+        return keys
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

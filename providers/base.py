@@ -71,9 +71,11 @@ class Provider(ABC):
     # The environment variable that holds the key, named in the error when it is missing.
     api_key_env: ClassVar[str | None] = None
 
-    def __init__(self, settings: ProviderSettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
         self.settings = settings
-        self.http = http
+        # The transport, not a client: the router sends requests and reads answers, and needs none of a
+        # client's cookies, redirects or auth flows (which would cost time on every request).
+        self.transport = transport
 
     @property
     def configured(self) -> bool:
@@ -97,6 +99,6 @@ class Provider(ABC):
         return []
 
     @classmethod
-    def create(cls, table: dict[str, Any], http: httpx.AsyncClient) -> Provider:
+    def create(cls, table: dict[str, Any], transport: httpx.AsyncBaseTransport) -> Provider:
         """Build the provider from its TOML table, over its environment variables."""
-        return cls(cls.settings_class(**table), http)
+        return cls(cls.settings_class(**table), transport)

@@ -2,8 +2,11 @@
 
     RouterError                     anything that ends a request with an error response
     ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
+    ├── InvalidAPIKey               401  client keys are configured and the request has none of them
+    ├── ModelNotAllowed             403  the client's key may not use the model it asked for
     ├── ModelNotFound               404  no provider or model answers to that name
     ├── RequestTooLarge             413  the body is over the configured limit
+    ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
     └── UpstreamError               502  an upstream failed; subclasses say how
         ├── UpstreamRejected        4xx  the upstream refused the client's request (status passed on)
@@ -26,7 +29,10 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "ClientRateLimited",
+    "InvalidAPIKey",
     "InvalidRequest",
+    "ModelNotAllowed",
     "ModelNotFound",
     "ProviderNotConfigured",
     "RequestTooLarge",
@@ -74,6 +80,27 @@ class InvalidRequest(RouterError):
     status = 400
     type = "invalid_request_error"
     default_code = "invalid_request"
+
+
+class InvalidAPIKey(RouterError):
+    status = 401
+    type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class ModelNotAllowed(RouterError):
+    status = 403
+    type = "permission_error"
+    default_code = "model_not_allowed"
+
+
+class ClientRateLimited(RouterError):
+    """The router's own limit for a client key; the client should wait `retry_after` seconds."""
+
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+    retryable = True
 
 
 class ModelNotFound(RouterError):

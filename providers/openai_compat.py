@@ -17,8 +17,10 @@ enforced here but in `app.normalise`, so they hold for adapters of other dialect
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
+import functools
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -48,7 +50,7 @@ from providers.schema import (
     PromptTokensDetails,
     Usage,
 )
-from providers.sse import iter_events
+from providers.sse import ServerSentEvent, iter_events
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -82,6 +84,8 @@ class _ModelListing(msgspec.Struct):
 _models_decoder = msgspec.json.Decoder(_ModelListing)
 _messages_decoder = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _MAX_MODEL_PAGES = 50
+# A server that keeps a stream open after `[DONE]` gets this long before its connection is dropped instead.
+_DRAIN_SECONDS = 1.0
 
 # Finish reasons some dialects use to report a failure in place of an answer, and what they mean.
 _AUTH_CODES = frozenset({"invalid_api_key", "authentication", "unauthorized"})
@@ -101,11 +105,17 @@ class OpenAICompatibleProvider(Provider):
     chat_path: ClassVar[str] = "/chat/completions"
     models_path: ClassVar[str] = "/models"
 
-    def __init__(self, settings: ProviderSettings, http: httpx.AsyncClient) -> None:
-        super().__init__(settings, http)
-        self.timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
+        super().__init__(settings, transport)
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._chat_url = httpx.URL(self._url(self.chat_path))
 
     # ------------------------------------------------------------------------------------------- request
+
+    @functools.cached_property
+    def _headers(self) -> dict[str, str]:
+        return self.headers()
 
     def headers(self) -> dict[str, str]:
         """Headers for every upstream request (authentication and any a dialect adds)."""
@@ -133,16 +143,10 @@ class OpenAICompatibleProvider(Provider):
     # ------------------------------------------------------------------------------------------- calls
 
     async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
-        body = self.payload(request, model, stream=False)
-        with self._transport_errors():
-            response = await self.http.post(
-                self._url(self.chat_path), content=body, headers=self.headers(), timeout=self.timeout
-            )
-        if response.status_code >= 400:
-            raise self.error_from_response(response.status_code, response.content, response.headers)
+        content = await self._read(await self._send(self._chat_url, self.payload(request, model, stream=False)))
         try:
             # DeepSeek sends blank keep-alive lines before the body while a request is queued.
-            completion = _completion_decoder.decode(response.content.lstrip())
+            completion = _completion_decoder.decode(content.lstrip())
         except msgspec.DecodeError as exc:
             raise UpstreamProtocolError(
                 f"{self.name} returned a response that is not a chat completion ({exc}).", provider=self.name
@@ -151,14 +155,32 @@ class OpenAICompatibleProvider(Provider):
         return completion
 
     async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
-        body = self.payload(request, model, stream=True)
-        with self._transport_errors():
-            async with self.http.stream(
-                "POST", self._url(self.chat_path), content=body, headers=self.headers(), timeout=self.timeout
-            ) as response:
+        response = await self._send(self._chat_url, self.payload(request, model, stream=True))
+        try:
+            with self._transport_errors():
                 await self._check_stream(response)
                 async for chunk in self._chunks(response):
                     yield chunk
+        finally:
+            await response.aclose()
+
+    async def _send(self, url: httpx.URL, body: bytes | None = None) -> httpx.Response:
+        """Send one request upstream (POST with a body, GET without); the answer's body is still to read."""
+        method = "POST" if body is not None else "GET"
+        upstream = httpx.Request(method, url, content=body, headers=self._headers, extensions=self._extensions)
+        with self._transport_errors():
+            return await self.transport.handle_async_request(upstream)
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        """A whole answer's body, or the router's error for it when the upstream refused the request."""
+        with self._transport_errors():
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+        if response.status_code >= 400:
+            raise self.error_from_response(response.status_code, content, response.headers)
+        return content
 
     async def _check_stream(self, response: httpx.Response) -> None:
         """Raise for a stream request that was refused, or answered with something other than SSE."""
@@ -177,9 +199,11 @@ class OpenAICompatibleProvider(Provider):
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[ChatCompletionChunk]:
         """The chunks of an SSE body. It ends well at `[DONE]` after an answer, or when a finished one closes."""
         answered = finished = False
-        async for event in iter_events(response.aiter_raw()):
+        events = iter_events(response.aiter_bytes())
+        async for event in events:
             if event.data == b"[DONE]":
                 if answered:
+                    await _drain(events)
                     return
                 raise UpstreamProtocolError(f"{self.name} ended the stream without an answer.", provider=self.name)
             chunk = self._decode_chunk(event.data)
@@ -196,23 +220,20 @@ class OpenAICompatibleProvider(Provider):
 
     async def list_models(self) -> list[ModelInfo]:
         models: list[ModelInfo] = []
-        url: str | None = self._url(self.models_path)
+        url: httpx.URL | None = httpx.URL(self._url(self.models_path))
         for _ in range(_MAX_MODEL_PAGES):
             if url is None:
                 break
-            with self._transport_errors():
-                response = await self.http.get(url, headers=self.headers(), timeout=self.timeout)
-            if response.status_code >= 400:
-                raise self.error_from_response(response.status_code, response.content, response.headers)
+            content = await self._read(await self._send(url))
             try:
-                listing = _models_decoder.decode(response.content.lstrip())
+                listing = _models_decoder.decode(content.lstrip())
             except msgspec.DecodeError as exc:
                 raise UpstreamProtocolError(
                     f"{self.name} returned an invalid model list ({exc}).", provider=self.name
                 ) from None
             models += [self.model_info(entry) for entry in listing.data]
             following = (listing.links or {}).get("next")
-            url = str(response.url.join(following)) if following else None
+            url = url.join(following) if following else None
         return models
 
     def model_info(self, entry: ModelEntry) -> ModelInfo:
@@ -305,6 +326,10 @@ class OpenAICompatibleProvider(Provider):
         try:
             yield
         except httpx.TimeoutException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
+                # aiohttp's transport reports a refused connection as a connect timeout; it is not one.
+                raise UpstreamConnectionError(f"Could not connect to {self.name}.", provider=self.name) from None
             raise UpstreamTimeout(
                 f"{self.name} did not answer in time ({type(exc).__name__}).", provider=self.name
             ) from None
@@ -337,6 +362,14 @@ class OpenAICompatibleProvider(Provider):
 
     def _key_hint(self) -> str:
         return f" (set by {self.api_key_env})" if self.api_key_env else ""
+
+
+async def _drain(events: AsyncIterator[ServerSentEvent]) -> None:
+    """Read a stream to the end of its body after `[DONE]`, so its connection can serve the next request."""
+    with contextlib.suppress(TimeoutError, httpx.HTTPError):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in events:
+                pass
 
 
 def rewrite_messages(

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from providers.errors import InvalidRequest
 from providers.schema import ChatCompletionRequest
 
-__all__ = ["ChatRequest"]
+__all__ = ["ChatRequest", "decode_json", "invalid_request"]
+
+T = TypeVar("T")
 
 _typed_decoder = msgspec.json.Decoder(ChatCompletionRequest)
 _fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
@@ -39,15 +41,7 @@ class ChatRequest:
     @classmethod
     def decode(cls, body: bytes) -> ChatRequest:
         """Validate a request body, raising `InvalidRequest` that names the offending field."""
-        try:
-            params = _typed_decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise _invalid(str(exc)) from None
-        except msgspec.DecodeError as exc:
-            raise InvalidRequest(
-                f"We could not parse the JSON body of your request ({exc}). Send a valid JSON object.",
-                code="invalid_json",
-            ) from None
+        params = decode_json(_typed_decoder, body)
         return cls(params=params, fields=_fields_decoder.decode(body))
 
     @classmethod
@@ -69,13 +63,29 @@ class ChatRequest:
         return _encoder.encode(fields)
 
 
-def _invalid(message: str) -> InvalidRequest:
+def decode_json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
+    """Decode and validate a request body, raising `InvalidRequest` that names the offending field."""
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise invalid_request(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(
+            f"We could not parse the JSON body of your request ({exc}). Send a valid JSON object.",
+            code="invalid_json",
+        ) from None
+
+
+def invalid_request(message: str, prefix: str = "") -> InvalidRequest:
+    """An `InvalidRequest` for a msgspec validation message, its location (under `prefix`) as `param`."""
     located = _LOCATION.search(message)
     path = located["path"] if located else ""
     detail = message[: located.start()] if located else message
     missing = _MISSING_FIELD.match(detail)
     if missing:
         path = f"{path}.{missing['field']}" if path else missing["field"]
+    if prefix:
+        path = f"{prefix}{'' if not path or path.startswith('[') else '.'}{path}"
     param = path or None
     where = f" at '{param}'" if param else ""
     return InvalidRequest(f"Invalid request{where}: {detail}.", param=param, code="invalid_value")

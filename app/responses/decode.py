@@ -9,7 +9,6 @@ and ignored, as OpenAI ignores `include` values that do not apply.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,17 +24,14 @@ from app.responses.wire import (
     ToolChoiceFunction,
 )
 from providers.errors import InvalidRequest
+from providers.request import decode_json, invalid_request
 
-__all__ = ["ResponsesRequest", "decode_request", "invalid_request"]
+__all__ = ["ResponsesRequest", "decode_request"]
 
 _decoder = msgspec.json.Decoder(CreateResponse)
 
 _ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 _TOOL_CHOICE_MODES: dict[str, ToolChoice] = {"none": "none", "auto": "auto", "required": "required"}
-
-# msgspec reports a location as `$.input[2].content`; OpenAI's `param` is `input[2].content`.
-_LOCATION = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +55,7 @@ class ResponsesRequest:
 
 
 def decode_request(body: bytes) -> ResponsesRequest:
-    try:
-        create = _decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise invalid_request(str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(
-            f"We could not parse the JSON body of your request ({exc}). Send a valid JSON object.",
-            code="invalid_json",
-        ) from None
+    create = decode_json(_decoder, body)
     _refuse_unsupported(create)
     tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
     return ResponsesRequest(
@@ -77,21 +65,6 @@ def decode_request(body: bytes) -> ResponsesRequest:
         tool_choice=_tool_choice(create.tool_choice, tools),
         text=create.text or TextConfig(),
     )
-
-
-def invalid_request(message: str, prefix: str = "") -> InvalidRequest:
-    """An `InvalidRequest` for a msgspec validation message, its location (under `prefix`) as `param`."""
-    located = _LOCATION.search(message)
-    path = located["path"] if located else ""
-    detail = message[: located.start()] if located else message
-    missing = _MISSING_FIELD.match(detail)
-    if missing:
-        path = f"{path}.{missing['field']}" if path else missing["field"]
-    if prefix:
-        path = f"{prefix}{'' if not path or path.startswith('[') else '.'}{path}"
-    param = path or None
-    where = f" at '{param}'" if param else ""
-    return InvalidRequest(f"Invalid request{where}: {detail}.", param=param, code="invalid_value")
 
 
 def _refuse_unsupported(create: CreateResponse) -> None:

@@ -17,7 +17,9 @@ from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath
 from litestar.response import Stream
 
+from app.access.gate import admit, estimate_tokens
 from app.chat import request_overrides
+from app.context import current
 from app.normalise import StreamNormaliser, normalise_completion
 from app.responses.decode import decode_request
 from app.responses.events import encode_event
@@ -31,6 +33,7 @@ from providers.errors import InvalidRequest, RouterError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from app.context import RequestContext
     from app.responses.decode import ResponsesRequest
     from app.responses.items import InputItem
     from app.responses.store import ResponseStore
@@ -54,23 +57,31 @@ class ResponseNotFound(InvalidRequest):
 async def create_response(request: Request[Any, Any, Any]) -> Response[bytes] | Stream:
     parsed = decode_request(await request.body())
     found = services(request)
-    history = await _history(found.responses, parsed)
+    context = current()
+    context.model = parsed.create.model
+    history = await _history(found.responses, parsed, context.key_name)
     chat = chat_request(parsed, history)
+    await admit(found.limiter, [(parsed.create.model, "model")], estimate_tokens(chat))
     conversation = [*history, *parsed.input]
     router, overrides = found.router, request_overrides(request.headers)
     response = new_response(parsed)
     store = found.responses if parsed.store else None
     if parsed.stream:
         stream = await router.open_stream(chat, overrides)
+        context.served(stream.target.name)
+        context.stream = True
         return Stream(
-            _events(stream, ResponseEventWriter(response), store, conversation),
+            _events(stream, ResponseEventWriter(response), store, conversation, context),
             media_type="text/event-stream",
             headers=_SSE_HEADERS | _route_headers(stream.target, stream.attempts),
         )
     routed = await router.complete(chat, overrides)
-    response = response_from_completion(response, normalise_completion(routed.completion))
+    context.served(routed.target.name)
+    completion = normalise_completion(routed.completion)
+    context.count_completion(completion)
+    response = response_from_completion(response, completion)
     if store is not None:
-        await _remember(store, response, conversation)
+        await _remember(store, response, conversation, context.key_name)
     return Response(
         _encoder.encode(response),
         media_type="application/json",
@@ -80,27 +91,39 @@ async def create_response(request: Request[Any, Any, Any]) -> Response[bytes] | 
 
 @get("/v1/responses/{response_id:str}")
 async def retrieve_response(request: Request[Any, Any, Any], response_id: FromPath[str]) -> Response[bytes]:
-    stored = await services(request).responses.get(response_id)
-    if stored is None:
-        raise _not_found(response_id)
+    found = services(request)
+    await admit(found.limiter)
+    stored = await _owned(found.responses, response_id)
     return Response(_encoder.encode(stored.response), media_type="application/json")
 
 
 @delete("/v1/responses/{response_id:str}", status_code=200)
 async def delete_response(request: Request[Any, Any, Any], response_id: FromPath[str]) -> Response[bytes]:
-    if not await services(request).responses.delete(response_id):
+    found = services(request)
+    await admit(found.limiter)
+    await _owned(found.responses, response_id)
+    if not await found.responses.delete(response_id):
         raise _not_found(response_id)
     deleted = {"id": response_id, "object": "response.deleted", "deleted": True}
     return Response(_encoder.encode(deleted), media_type="application/json")
 
 
-async def _history(store: ResponseStore, parsed: ResponsesRequest) -> list[InputItem]:
+async def _owned(store: ResponseStore, response_id: str) -> StoredResponse:
+    """A stored response the current client may see: its own (any client's, on an open router)."""
+    stored = await store.get(response_id)
+    if stored is None or stored.owner != current().key_name:
+        raise _not_found(response_id)
+    return stored
+
+
+async def _history(store: ResponseStore, parsed: ResponsesRequest, owner: str | None) -> list[InputItem]:
     """The conversation `previous_response_id` continues (nothing without one)."""
     previous_id = parsed.create.previous_response_id
     if previous_id is None:
         return []
     stored = await store.get(previous_id)
-    if stored is None:
+    # Another client's response is as good as missing: say nothing of its existence.
+    if stored is None or stored.owner != owner:
         raise InvalidRequest(
             f"Previous response with id '{previous_id}' not found: it was never stored here "
             "(`store: false`), has expired, or was deleted. Send the whole conversation as `input` instead.",
@@ -115,6 +138,7 @@ async def _events(
     writer: ResponseEventWriter,
     store: ResponseStore | None,
     conversation: list[InputItem],
+    context: RequestContext,
 ) -> AsyncIterator[bytes]:
     """The SSE body: the answer's events (stored once complete), or `response.failed` and `error`."""
     normaliser = StreamNormaliser(include_usage=True)
@@ -125,7 +149,7 @@ async def _events(
         closing = [event for out in normaliser.finish() for event in writer.feed(out)]
         closing += writer.finish()
         if store is not None:
-            await _remember(store, writer.response, conversation)
+            await _remember(store, writer.response, conversation, context.key_name)
         yield b"".join(encode_event(event) for event in closing)
     except RouterError as exc:
         log.warning("stream from %s failed: %s", stream.target.name, exc.message)
@@ -135,15 +159,19 @@ async def _events(
         failure = RouterError("The router failed while streaming this answer.", code="internal_error")
         yield b"".join(encode_event(event) for event in writer.fail(failure))
     finally:
+        context.count_usage(normaliser.usage)
+        context.tool_calls = normaliser.tool_calls
         # The client may be gone (this task cancelled): close the upstream request regardless.
         with anyio.CancelScope(shield=True):
             await stream.aclose()
 
 
-async def _remember(store: ResponseStore, response: ResponseObject, conversation: list[InputItem]) -> None:
+async def _remember(
+    store: ResponseStore, response: ResponseObject, conversation: list[InputItem], owner: str | None
+) -> None:
     """Store an answer. The answer stands if that fails: only continuing it later will not work."""
     try:
-        await store.put(StoredResponse(response=response, conversation=conversation))
+        await store.put(StoredResponse(response=response, conversation=conversation, owner=owner))
     except Exception:
         log.exception("could not store response %s", response.id)
 

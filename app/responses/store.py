@@ -44,6 +44,8 @@ class StoredResponse(msgspec.Struct, kw_only=True):
     response: ResponseObject
     conversation: list[InputItem]
     """The input items of every turn up to this response, oldest first."""
+    owner: str | None = None
+    """The client key that created it; only that client may read or continue it."""
 
     def history(self) -> list[InputItem]:
         """The conversation a request continuing this response extends: its input, then its output."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.routing.guard import InvalidToolCall
 from app.routing.health import CircuitState, HealthBoard, LocalHealthBoard, Outcome, TargetStatus
+from app.routing.observer import RoutingObserver, Unobserved
 from app.routing.plan import Planner, Policy, RoutePlan, RouteTarget
 from app.routing.router import ChunkStream, Overrides, Routed, Router, TargetUnavailable
 
@@ -21,6 +22,8 @@ __all__ = [
     "RouteTarget",
     "Routed",
     "Router",
+    "RoutingObserver",
     "TargetStatus",
     "TargetUnavailable",
+    "Unobserved",
 ]

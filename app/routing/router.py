@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from app.routing.guard import InvalidToolCall, check_tool_calls
 from app.routing.health import Outcome
+from app.routing.observer import Unobserved
 from app.routing.plan import order_targets
 from providers.errors import (
     ModelNotFound,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from app.routing.health import HealthBoard
+    from app.routing.observer import RoutingObserver
     from app.routing.plan import Planner, RoutePlan, RouteTarget
     from app.settings import RoutingSettings
     from providers.request import ChatRequest
@@ -81,6 +83,8 @@ class _Lease:
     board: HealthBoard
     target: RouteTarget
     started: float
+    observer: RoutingObserver
+    clock: Callable[[], float]
     latency: float | None = None
     ended: bool = False
 
@@ -88,6 +92,8 @@ class _Lease:
         if not self.ended:
             self.ended = True
             latency = self.latency if outcome is Outcome.SUCCESS else None
+            seconds = self.latency if self.latency is not None else self.clock() - self.started
+            self.observer.attempt_finished(self.target.name, outcome, seconds)
             await self.board.release(self.target.name, self.target.group, outcome, latency, retry_after)
 
     async def fail(self, error: BaseException) -> None:
@@ -154,12 +160,14 @@ class Router:
         *,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        observer: RoutingObserver | None = None,
     ) -> None:
         self.planner = planner
         self.board = board
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
+        self.observer: RoutingObserver = observer or Unobserved()
         self._backoff = wait_exponential_jitter(
             multiplier=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
         )
@@ -214,17 +222,22 @@ class Router:
         overrides = overrides or Overrides()
         deadline = self.clock() + (overrides.timeout or plan.policy.timeout)
         max_attempts = overrides.max_attempts or plan.policy.max_attempts
-        targets = await self.planner.capable(plan, request)
-        statuses = await self.board.status([t.name for t in targets], [t.group for t in targets])
-        pending = order_targets(targets, statuses, plan.policy.strategy, self.rng)
+        pending = targets = await self.planner.capable(plan, request)
+        if len(targets) > 1:  # one target needs no order, and a shared board would spend a round trip on it
+            statuses = await self.board.status([t.name for t in targets], [t.group for t in targets])
+            pending = order_targets(targets, statuses, plan.policy.strategy, self.rng)
         failures = _Failures()
         total = 0
+        given_up: RouteTarget | None = None
         for round_number in range(1, _ROUNDS + 1):
             waiting: list[tuple[RouteTarget, TargetUnavailable]] = []
             for target in pending:
                 if self.clock() >= deadline:
                     failures.deadline_passed = True
                     break
+                if given_up is not None and given_up is not target:
+                    self.observer.fell_back(plan.name, given_up.name)
+                given_up = target
                 attempts = 0
                 retrying = AsyncRetrying(
                     retry=retry_if_exception(lambda error: _worth_retrying(error, retry_guard)),
@@ -271,7 +284,7 @@ class Router:
             )
         if not await self.board.acquire(target.name, target.group, target.max_concurrent):
             raise await self._unavailable(target)
-        lease = _Lease(self.board, target, self.clock())
+        lease = _Lease(self.board, target, self.clock(), self.observer, self.clock)
         budget = deadline - lease.started
         if target.timeout is not None:
             budget = min(budget, target.timeout)

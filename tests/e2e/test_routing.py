@@ -173,6 +173,13 @@ def test_fallback_to_the_next_target(
     assert served_by(response) == ("openrouter/tool", attempts)
 
 
+def test_a_refused_connection_is_a_502_not_a_timeout(routing_router: RouterProcess) -> None:
+    response = ask(routing_router, "deepseek/refused", headers={"x-llm-router-max-attempts": "1"})
+
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_connection_error"
+
+
 def test_all_targets_failing_gives_one_error_listing_what_was_tried(routing_router: RouterProcess) -> None:
     response = ask(routing_router, "all-down")
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from litestar import Litestar
 
-_ENV_PREFIXES = ("OPENROUTER_", "DEEPSEEK_", "MOCK_", "LLM_ROUTER_")
+_ENV_PREFIXES = ("OPENROUTER_", "DEEPSEEK_", "MOCK_", "LLM_ROUTER_", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
 
 
 @pytest.fixture(autouse=True)
@@ -38,14 +38,16 @@ def upstream() -> Iterator[respx.MockRouter]:
 
 
 @pytest.fixture
-async def http(upstream: respx.MockRouter) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream.async_handler)) as client:
-        yield client
+async def http(upstream: respx.MockRouter) -> AsyncIterator[httpx.AsyncBaseTransport]:
+    """The upstream transport the app sends through: respx's routes, and nothing else."""
+    transport = httpx.MockTransport(upstream.async_handler)
+    yield transport
+    await transport.aclose()
 
 
 @pytest.fixture
 def make_client(
-    http: httpx.AsyncClient,
+    http: httpx.AsyncBaseTransport,
 ) -> Callable[..., contextlib.AbstractAsyncContextManager[AsyncTestClient[Litestar]]]:
     """`async with make_client(**values) as client`: the app from these `Settings` values, or `settings=`."""
 

@@ -36,13 +36,13 @@ DEEPSEEK_TABLE = {"api_key": DEEPSEEK_KEY, "base_url": DEEPSEEK_BASE}
 SINGLE_ATTEMPT = {"max_attempts": 1}
 
 
-def build_app(http: httpx.AsyncClient, settings: Settings | None = None, **values: Any) -> Litestar:
+def build_app(http: httpx.AsyncBaseTransport, settings: Settings | None = None, **values: Any) -> Litestar:
     """The app over `http`, from `settings` or these `Settings` values (both test providers configured)."""
     if settings is None:
         values.setdefault("providers", {"openrouter": OPENROUTER_TABLE, "deepseek": DEEPSEEK_TABLE})
         values.setdefault("routing", SINGLE_ATTEMPT)
         settings = Settings(**values)
-    return create_app(settings, http_client=http, provider_classes=PROVIDER_CLASSES)
+    return create_app(settings, transport=http, provider_classes=PROVIDER_CLASSES)
 
 
 USER_HI = [{"role": "user", "content": "Hi"}]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import httpx
 from litestar.testing import AsyncTestClient
 
 from app.server import create_app
@@ -13,16 +14,16 @@ from app.settings import Settings
 from .support import USER_HI, stream_of
 
 if TYPE_CHECKING:
-    import httpx
+    import respx
     from litestar import Litestar
 
     Client = AsyncTestClient[Litestar]
 
 
-def test_building_the_app_warns_about_nothing(http: httpx.AsyncClient) -> None:
+def test_building_the_app_warns_about_nothing(http: httpx.AsyncBaseTransport) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        create_app(Settings(), http_client=http)
+        create_app(Settings(), transport=http)
 
 
 async def test_health(client: Client) -> None:
@@ -32,8 +33,8 @@ async def test_health(client: Client) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_installed_providers_are_discovered(http: httpx.AsyncClient) -> None:
-    app = create_app(Settings(), http_client=http)
+async def test_installed_providers_are_discovered(http: httpx.AsyncBaseTransport) -> None:
+    app = create_app(Settings(), transport=http)
     async with AsyncTestClient(app) as client:
         missing = await client.post("/v1/chat/completions", json={"model": "x/y", "messages": USER_HI})
         answered = await client.post("/v1/chat/completions", json={"model": "mock/text", "messages": USER_HI})
@@ -62,8 +63,17 @@ async def test_stream_headers(client: Client) -> None:
     assert response.headers["x-llm-router-target"] == "mock/text"
 
 
-async def test_the_shared_http_client_is_left_open_for_its_owner(make_client: Any, http: httpx.AsyncClient) -> None:
-    async with make_client() as client:
+class _ClosingSpy(httpx.MockTransport):
+    closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_an_injected_upstream_transport_is_left_to_its_owner(upstream: respx.MockRouter) -> None:
+    transport = _ClosingSpy(upstream.async_handler)
+
+    async with AsyncTestClient(create_app(Settings(), transport=transport)) as client:
         assert (await client.get("/health")).status_code == 200
 
-    assert not http.is_closed
+    assert not transport.closed

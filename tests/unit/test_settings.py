@@ -180,7 +180,7 @@ def test_overrides_beat_the_file(config: Any) -> None:
 # ------------------------------------------------------------------------------------------------- errors
 
 
-def test_unknown_provider_table(config: Any, http: httpx.AsyncClient) -> None:
+def test_unknown_provider_table(config: Any, http: httpx.AsyncBaseTransport) -> None:
     settings = load_settings(config('[providers.openruter]\napi_key = "x"\n'))
 
     with pytest.raises(ConfigError) as caught:
@@ -199,7 +199,9 @@ def test_unknown_provider_table(config: Any, http: httpx.AsyncClient) -> None:
         ('api_kee = "sk-typo"', "api_kee"),
     ],
 )
-def test_invalid_provider_value_names_the_field(config: Any, http: httpx.AsyncClient, table: str, field: str) -> None:
+def test_invalid_provider_value_names_the_field(
+    config: Any, http: httpx.AsyncBaseTransport, table: str, field: str
+) -> None:
     settings = load_settings(config(f'[providers.openrouter]\napi_key = "sk-secret-value"\n{table}\n'))
 
     with pytest.raises(ConfigError) as caught:
@@ -211,7 +213,9 @@ def test_invalid_provider_value_names_the_field(config: Any, http: httpx.AsyncCl
     assert "sk-secret-value" not in message
 
 
-def test_invalid_provider_value_from_the_environment(monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncClient) -> None:
+def test_invalid_provider_value_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncBaseTransport
+) -> None:
     monkeypatch.setenv("DEEPSEEK_TIMEOUT", "soon")
 
     with pytest.raises(ConfigError, match="timeout"):

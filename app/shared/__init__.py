@@ -1,0 +1,75 @@
+"""State that several workers and instances must agree on: target health and client rate limits.
+
+    link        the Redis connection: fails over to local state, and re-checks until Redis is back
+    board       `RedisHealthBoard`, the routing health board in Redis (Lua scripts in `lua/`)
+    limiter     `RedisRateLimiter`, the client-key token buckets in Redis
+
+Without `REDIS_URL` the router uses its in-process board and limiter: right for one worker. `SharedState`
+is what `create_app` chooses from the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.access.limits import LocalRateLimiter
+from app.routing.health import LocalHealthBoard
+from app.settings import ConfigError
+from app.shared.board import RedisHealthBoard
+from app.shared.limiter import RedisRateLimiter
+from app.shared.link import RedisLink
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.access.limits import RateLimiter
+    from app.routing.health import HealthBoard
+    from app.settings import Settings
+
+__all__ = ["SharedState"]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedState:
+    board: HealthBoard
+    limiter: RateLimiter
+    redis: RedisLink | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, on_redis_change: Callable[[bool], None]) -> SharedState:
+        routing = settings.routing
+        board = LocalHealthBoard(
+            failure_threshold=routing.failure_threshold,
+            cooldown=routing.cooldown,
+            rate_limit_cooldown=routing.rate_limit_cooldown,
+        )
+        limiter = LocalRateLimiter()
+        if settings.redis_url is None:
+            return cls(board, limiter)
+        try:
+            link = RedisLink(
+                settings.redis_url.get_secret_value(),
+                prefix=settings.redis.prefix,
+                timeout=settings.redis.timeout,
+                recheck_interval=settings.redis.recheck_interval,
+                on_change=on_redis_change,
+            )
+        except ValueError:  # redis' message quotes the URL, which may hold a password: say it without it
+            raise ConfigError(
+                "redis_url (REDIS_URL) is not a Redis URL: it starts with redis://, rediss:// or unix://."
+            ) from None
+        return cls(RedisHealthBoard(link, board, routing), RedisRateLimiter(link, limiter), link)
+
+    @property
+    def degraded(self) -> bool:
+        """Redis is configured but unreachable: the router runs on local state."""
+        return self.redis is not None and not self.redis.up
+
+    async def start(self) -> None:
+        if self.redis is not None:
+            await self.redis.start()
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.close()

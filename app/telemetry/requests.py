@@ -1,0 +1,139 @@
+"""Per-request telemetry: the middleware around every HTTP request, and the observer the router reports to.
+
+`RequestObserver` is the outermost ASGI layer. For each request it opens a `RequestContext` (with the
+client's `x-request-id`, or a new one, returned in the response's `x-request-id`), counts the request in
+flight for a graceful shutdown, and when the response is complete (the last byte of a stream sent) turns
+the context into one log line and the request metrics. Nothing here runs per chunk.
+
+`RoutingTelemetry` is the router's `RoutingObserver`: it records each attempt in the metrics and counts it
+in the current request's context.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from litestar.enums import ScopeType
+
+from app.context import RequestContext, close, current, opened
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+    from app.lifecycle import Lifecycle
+    from app.routing import Outcome
+    from app.telemetry.metrics import Metrics
+
+__all__ = ["REQUEST_ID_HEADER", "RequestObserver", "RoutingTelemetry"]
+
+REQUEST_ID_HEADER = "x-request-id"
+
+log = logging.getLogger("llm_router.requests")
+
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
+# A client's request id is kept when it is a plain token; anything else (or nothing) gets a fresh one.
+_CLIENT_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+# Probes and scrapes: logged at DEBUG when they succeed, so load balancers polling them stay out of the log.
+_PROBES = frozenset(("/health", "/ready", "/metrics"))
+_UNROUTED = "unmatched"
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.lifecycle = lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope["headers"])
+        context = RequestContext(request_id, scope["method"], scope["path"], time.perf_counter())
+        token = opened(context)
+        header = (_REQUEST_ID, request_id.encode())
+        streaming = False
+
+        async def observed(message: Message) -> None:
+            nonlocal streaming
+            if message["type"] == "http.response.start":
+                context.status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+                if context.stream:
+                    streaming = True
+                    self.metrics.stream_started(_route(scope))
+            await send(message)
+
+        self.lifecycle.entered()
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            seconds = time.perf_counter() - context.started
+            self.lifecycle.left()
+            route = _route(scope)
+            if streaming:
+                self.metrics.stream_ended(route)
+            self.metrics.request_finished(context, route, seconds)
+            _log(context, seconds)
+            close(token)
+
+
+class RoutingTelemetry:
+    """The router's observer: attempts and fallbacks into the metrics and the request's context."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def attempt_finished(self, target: str, outcome: Outcome, seconds: float) -> None:
+        self.metrics.attempt_finished(target, outcome, seconds)
+        current().attempts += 1
+
+    def fell_back(self, model: str, target: str) -> None:
+        self.metrics.fell_back(model, target)
+
+
+def _request_id(headers: list[tuple[bytes, bytes]] | Any) -> str:
+    for name, value in headers:
+        if name == _REQUEST_ID:
+            if _CLIENT_REQUEST_ID.match(value):
+                return str(value.decode("ascii"))
+            break
+    return secrets.token_hex(16)
+
+
+def _route(scope: Scope) -> str:
+    """The route's template (`/v1/models/{model_id}`), never the raw path, so metric labels stay few."""
+    template: str | None = scope.get("path_template")
+    return template or _UNROUTED
+
+
+def _log(context: RequestContext, seconds: float) -> None:
+    status = context.status or 500
+    level = logging.DEBUG if context.path in _PROBES and status < 400 else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    fields: dict[str, Any] = {
+        "request_id": context.request_id,
+        "method": context.method,
+        "path": context.path,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 1),
+        "key": context.key_name,
+        "model": context.model,
+        "target": context.target,
+        "attempts": context.attempts,
+        "stream": context.stream,
+        "prompt_tokens": context.prompt_tokens,
+        "completion_tokens": context.completion_tokens,
+        "tool_calls": context.tool_calls,
+    }
+    if context.rate_limited is not None:
+        fields["rate_limited"] = context.rate_limited
+    # Made directly rather than through `log.log`, which would walk the stack for a caller nobody prints.
+    record = logging.LogRecord(log.name, level, "", 0, "%s %s %d", (context.method, context.path, status), None)
+    record.fields = fields
+    log.handle(record)

@@ -1,0 +1,83 @@
+"""Graceful shutdown: on SIGTERM the router stops taking requests and lets the ones in flight finish, up to
+`shutdown_timeout`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.support.processes import run_router
+
+if TYPE_CHECKING:
+    from tests.support.processes import RouterProcess
+
+pytestmark = pytest.mark.e2e
+
+SLOW_STREAM = {"model": "mock/slow", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+
+
+class StreamInFlight(threading.Thread):
+    """A streamed request to the router, read to its end (or its failure) on a thread of its own."""
+
+    def __init__(self, router: RouterProcess) -> None:
+        super().__init__(daemon=True)
+        self.router = router
+        self.body = ""
+        self.error: Exception | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            with httpx.stream(
+                "POST", f"{self.router.base_url}/chat/completions", json=SLOW_STREAM, timeout=30
+            ) as reply:
+                for text in reply.iter_text():
+                    self.body += text
+        except httpx.HTTPError as exc:
+            self.error = exc
+
+
+def terminate(router: RouterProcess) -> float:
+    """SIGTERM to the router's process group, as a service manager sends it; returns when it was sent."""
+    os.killpg(router.process.pid, signal.SIGTERM)
+    return time.monotonic()
+
+
+def test_a_stream_in_flight_finishes_after_sigterm(tmp_path_factory: pytest.TempPathFactory) -> None:
+    directory = tmp_path_factory.mktemp("shutdown")
+    for router in run_router(directory, {"MOCK_SLOW_SECONDS": "2"}):
+        stream = StreamInFlight(router)
+        time.sleep(0.5)  # the request is in, its answer two seconds away
+
+        terminate(router)
+        time.sleep(0.2)
+        with pytest.raises(httpx.TransportError):  # no new connections once shutdown has begun
+            httpx.get(f"{router.root_url}/ready", timeout=2)
+        stream.join(10)
+        exit_code = router.process.wait(10)
+
+        assert stream.error is None
+        assert stream.body.endswith("data: [DONE]\n\n"), stream.body[-200:]
+        assert exit_code == 0
+
+
+def test_requests_still_running_at_the_deadline_are_cut_off(tmp_path_factory: pytest.TempPathFactory) -> None:
+    directory = tmp_path_factory.mktemp("shutdown-deadline")
+    env = {"MOCK_SLOW_SECONDS": "20", "LLM_ROUTER_SHUTDOWN_TIMEOUT": "1"}
+    for router in run_router(directory, env):
+        stream = StreamInFlight(router)
+        time.sleep(0.5)
+
+        sent = terminate(router)
+        router.process.wait(10)
+        stopped_after = time.monotonic() - sent
+        stream.join(5)
+
+        assert stopped_after < 4, stopped_after
+        assert "[DONE]" not in stream.body

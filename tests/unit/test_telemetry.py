@@ -1,0 +1,179 @@
+"""Request ids, the request log line, redaction, and the metrics the app records, in process."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.telemetry.logs import REDACTED, JsonFormatter, Redactor, TextFormatter, granian_log_config
+
+from .support import USER_HI
+
+if TYPE_CHECKING:
+    import pytest
+    from litestar import Litestar
+    from litestar.testing import AsyncTestClient
+
+    Client = AsyncTestClient[Litestar]
+
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+}
+
+
+def formatted(formatter: logging.Formatter, redactor: Redactor | None, message: str, *args: Any, **extra: Any) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    if redactor is not None:
+        handler.addFilter(redactor)
+    logger = logging.getLogger(f"test.telemetry.{id(stream)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError("upstream said sk-secret-one")
+        except ValueError:
+            logger.error(message, *args, exc_info=True, extra=extra)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------- logs
+
+
+def test_the_redactor_removes_every_secret_wherever_it_appears() -> None:
+    redactor = Redactor(["sk-secret-one", None, ""])
+    redactor.learn("client", "sk-llmr-client")
+
+    text = formatted(
+        TextFormatter(),
+        redactor,
+        "key %s and %s",
+        "sk-secret-one",
+        "sk-llmr-client",
+        fields={"model": "sk-llmr-client", "status": 200},
+    )
+
+    assert "sk-secret-one" not in text
+    assert "sk-llmr-client" not in text
+    assert text.count(REDACTED) == 5  # two arguments, one field, the traceback (source line and message)
+    assert "status=200" in text
+
+
+def test_the_longest_secret_is_replaced_whole() -> None:
+    redactor = Redactor(["abc", "abcdef"])
+
+    assert redactor.redact("x abcdef y abc") == f"x {REDACTED} y {REDACTED}"
+
+
+def test_json_lines_carry_the_structured_fields() -> None:
+    line = formatted(JsonFormatter(), Redactor(), "GET %s", "/v1/models", fields={"status": 200, "key": None})
+    entry = json.loads(line)
+
+    assert entry["message"] == "GET /v1/models"
+    assert entry["level"] == "error"
+    assert entry["status"] == 200
+    assert entry["key"] is None
+    assert "ValueError" in entry["exception"]
+    assert entry["time"].endswith("Z")
+
+
+def test_granian_logs_json_too_when_asked() -> None:
+    assert granian_log_config("text") is None
+    config = granian_log_config("json")
+    assert config is not None
+    assert config["formatters"]["json"]["()"].endswith("JsonFormatter")
+
+
+# --------------------------------------------------------------------------------------- request log
+
+
+async def test_each_request_gets_one_log_line_and_its_id_back(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="llm_router.requests"):
+        mine = await client.post(
+            "/v1/chat/completions",
+            json={"model": "mock/tool", "messages": USER_HI, "tools": [WEATHER]},
+            headers={"x-request-id": "client-id-42"},
+        )
+        fresh = await client.get("/v1/nowhere", headers={"x-request-id": "bad id with spaces"})
+        await client.get("/health")  # probes stay out of the log
+
+    lines = [record for record in caplog.records if record.name == "llm_router.requests"]
+    assert mine.headers["x-request-id"] == "client-id-42"
+    assert fresh.headers["x-request-id"] != "bad id with spaces"
+    assert len(fresh.headers["x-request-id"]) == 32
+    assert len(lines) == 2
+    first: dict[str, Any] = lines[0].fields  # type: ignore[attr-defined]
+    assert first["request_id"] == "client-id-42"
+    assert first["status"] == 200
+    assert first["model"] == "mock/tool"
+    assert first["target"] == "mock/tool"
+    assert first["attempts"] == 1
+    assert first["tool_calls"] == 1
+    assert first["prompt_tokens"] > 0
+    assert first["completion_tokens"] > 0
+    assert first["key"] is None
+    assert lines[1].fields["status"] == 404  # type: ignore[attr-defined]
+
+
+async def test_a_stream_is_logged_when_it_ends_with_its_usage(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="llm_router.requests"):
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "mock/text", "messages": USER_HI, "stream": True}
+        )
+
+    assert response.status_code == 200
+    (line,) = [record.fields for record in caplog.records if record.name == "llm_router.requests"]  # type: ignore[attr-defined]
+    assert line["stream"] is True
+    assert line["completion_tokens"] > 0
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+def samples(app: Litestar) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = app.state.services.metrics.exposition().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_requests_attempts_tokens_and_tool_calls_are_counted(client: Client) -> None:
+    await client.post("/v1/chat/completions", json={"model": "mock/text", "messages": USER_HI})
+    await client.post("/v1/chat/completions", json={"model": "mock/tool", "messages": USER_HI, "tools": [WEATHER]})
+    await client.post("/v1/chat/completions", json={"model": "mock/server-error", "messages": USER_HI})
+    await client.post("/v1/chat/completions", json={"model": "nope/nothing", "messages": USER_HI})
+
+    found = samples(client.app)
+    route = "/v1/chat/completions"
+    assert value(found, "llm_router_requests_total", route=route, model="mock/text", status="200") == 1
+    assert value(found, "llm_router_requests_total", route=route, model="mock/server-error", status="502") == 1
+    # A client error's model name could be anything: it is not a label.
+    assert value(found, "llm_router_requests_total", route=route, model="", status="404") == 1
+    assert value(found, "llm_router_request_duration_seconds_count", route=route) == 4
+    assert value(found, "llm_router_upstream_attempts_total", target="mock/text", outcome="success") == 1
+    assert value(found, "llm_router_upstream_attempts_total", target="mock/server-error", outcome="failure") == 1
+    assert value(found, "llm_router_tool_calls_total", model="mock/tool", key="") == 1
+    assert value(found, "llm_router_tokens_total", model="mock/text", key="", direction="in") == 1  # "Hi"
+    assert value(found, "llm_router_tokens_total", model="mock/text", key="", direction="out") > 0
+    assert value(found, "llm_router_streams_in_flight", route=route) == 0
+
+
+async def test_metrics_are_open_on_loopback_only(client: Client) -> None:
+    # The test client's peer is "testclient", not a loopback address: the admin key is required, and unset.
+    response = await client.get("/metrics")
+
+    assert response.status_code == 403
