@@ -32,6 +32,8 @@ from providers.schema import (
 )
 
 if TYPE_CHECKING:
+    from msgspec import UnsetType
+
     from providers.schema import ChatCompletion
 
 __all__ = ["StreamNormaliser", "normalise_completion"]
@@ -88,6 +90,8 @@ class StreamNormaliser:
         self._id = ""
         self._created = 0
         self._model = ""
+        self._fingerprint: str | UnsetType = UNSET
+        self._service_tier: str | UnsetType = UNSET
         self._choices: dict[int, _ChoiceState] = {}
 
     @property
@@ -107,6 +111,10 @@ class StreamNormaliser:
         chunk.id, chunk.created, chunk.model = self._id, self._created, self._model or chunk.model
         if chunk.system_fingerprint is None:
             chunk.system_fingerprint = UNSET
+        elif chunk.system_fingerprint is not UNSET:
+            self._fingerprint = chunk.system_fingerprint
+        if isinstance(chunk.service_tier, str):
+            self._service_tier = chunk.service_tier
         chunk.choices = [choice for choice in chunk.choices if self._rewrite(choice)]
         return chunk if chunk.choices else None
 
@@ -139,6 +147,11 @@ class StreamNormaliser:
         if not state.started:
             state.started = True
             delta.role = "assistant"
+            # The opening delta keeps `content` and `refusal` as sent (OpenAI opens with them, null or "").
+            if upstream.content is not UNSET:
+                delta.content = upstream.content
+            if upstream.refusal is not UNSET:
+                delta.refusal = upstream.refusal
         calls = [call for tc in upstream.tool_calls or () if (call := self._tool_call(state, tc)) is not None]
         choice.delta = delta
         if choice.finish_reason is not None:
@@ -204,6 +217,8 @@ class StreamNormaliser:
             model=self._model,
             choices=choices,
             usage=usage if usage is not None else UNSET,
+            system_fingerprint=self._fingerprint,
+            service_tier=self._service_tier,
         )
 
 
