@@ -36,7 +36,6 @@ N = TypeVar("N", int, float)
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
-_model_list = msgspec.json.Decoder(list[str])
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -73,14 +72,8 @@ def _requested_models(request: ChatRequest) -> Iterator[tuple[str, str]]:
     """Every model the request may reach, with its `param`: `model`, and each name in its `models` list
     (the router's fallback list, or OpenRouter's, which would reach those models upstream)."""
     yield request.params.model, "model"
-    raw = request.fields.get("models")
-    if raw is not None:
-        try:
-            names = _model_list.decode(raw)
-        except msgspec.DecodeError:
-            return  # not a list of names: routing refuses it with a 400
-        for position, name in enumerate(names):
-            yield name, f"models[{position}]"
+    for position, name in enumerate(request.fallback_models()):
+        yield name, f"models[{position}]"
 
 
 async def _events(stream: ChunkStream, context: RequestContext, *, include_usage: bool) -> AsyncIterator[bytes]:

@@ -45,6 +45,8 @@ from providers.schema import (
     UNSET,
     ChatCompletion,
     ChatCompletionChunk,
+    ChoiceDelta,
+    CompletionMessage,
     ErrorBody,
     ErrorEnvelope,
     PromptTokensDetails,
@@ -245,13 +247,8 @@ class OpenAICompatibleProvider(Provider):
     def adapt_completion(self, completion: ChatCompletion) -> None:
         """Fold dialect variants into OpenAI's fields and raise for failures reported in a 200 body."""
         for choice in completion.choices:
-            if choice.error is not UNSET or choice.finish_reason in _FAILED_FINISH:
-                raise self._in_band_error(choice.finish_reason, choice.error)
-            message = choice.message
-            if message.reasoning is not UNSET:
-                if message.reasoning_content is UNSET:
-                    message.reasoning_content = message.reasoning
-                message.reasoning = UNSET
+            self._raise_if_failed(choice.finish_reason, choice.error)
+            _fold_reasoning(choice.message)
         if completion.usage:
             _fold_usage(completion.usage)
 
@@ -260,13 +257,8 @@ class OpenAICompatibleProvider(Provider):
         if chunk.error is not UNSET:
             raise self._in_band_error(None, chunk.error)
         for choice in chunk.choices:
-            if choice.error is not UNSET or choice.finish_reason in _FAILED_FINISH:
-                raise self._in_band_error(choice.finish_reason, choice.error)
-            delta = choice.delta
-            if delta.reasoning is not UNSET:
-                if delta.reasoning_content is UNSET:
-                    delta.reasoning_content = delta.reasoning
-                delta.reasoning = UNSET
+            self._raise_if_failed(choice.finish_reason, choice.error)
+            _fold_reasoning(choice.delta)
         if chunk.usage:
             _fold_usage(chunk.usage)
 
@@ -308,6 +300,10 @@ class OpenAICompatibleProvider(Provider):
         if 400 <= status < 500:
             return UpstreamRejected(said, provider=self.name, code=code, status=status)
         return UpstreamError(said, provider=self.name, code=code)
+
+    def _raise_if_failed(self, finish_reason: str | None, error: ErrorBody | UnsetType) -> None:
+        if error is not UNSET or finish_reason in _FAILED_FINISH:
+            raise self._in_band_error(finish_reason, error)
 
     def _in_band_error(self, finish_reason: str | None, body: ErrorBody | Any) -> UpstreamError:
         body = body if isinstance(body, ErrorBody) else ErrorBody(message=f"finish_reason {finish_reason!r}")
@@ -390,6 +386,14 @@ def rewrite_messages(
         if chosen:
             rewrite(message)
     return {"messages": messages}
+
+
+def _fold_reasoning(part: CompletionMessage | ChoiceDelta) -> None:
+    """Move OpenRouter's `reasoning` into `reasoning_content`, the name clients and DeepSeek use."""
+    if part.reasoning is not UNSET:
+        if part.reasoning_content is UNSET:
+            part.reasoning_content = part.reasoning
+        part.reasoning = UNSET
 
 
 def _fold_usage(usage: Usage) -> None:

@@ -25,6 +25,7 @@ T = TypeVar("T")
 _typed_decoder = msgspec.json.Decoder(ChatCompletionRequest)
 _fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encoder = msgspec.json.Encoder()
+_model_names = msgspec.json.Decoder(list[str])
 
 # msgspec reports a location as `$.messages[2].content`; OpenAI's `param` is `messages[2].content`.
 _LOCATION = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
@@ -50,6 +51,18 @@ class ChatRequest:
         fields = _fields_decoder.decode(_encoder.encode(params))
         fields.update({key: msgspec.Raw(_encoder.encode(value)) for key, value in extra.items()})
         return cls(params=params, fields=fields)
+
+    def fallback_models(self) -> list[str]:
+        """The request's own `models` list (OpenRouter's fallback field), or `[]` without one."""
+        raw = self.fields.get("models")
+        if raw is None:
+            return []
+        try:
+            return _model_names.decode(raw)
+        except msgspec.DecodeError:
+            raise InvalidRequest(
+                "Invalid request at 'models': expected a list of model names.", param="models", code="invalid_value"
+            ) from None
 
     def without(self, *keys: str) -> ChatRequest:
         """The same request without some top-level fields (ones the router consumes itself)."""

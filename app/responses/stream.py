@@ -69,6 +69,11 @@ if TYPE_CHECKING:
 __all__ = ["ResponseEventWriter"]
 
 _PartKind = Literal["text", "refusal", "reasoning"]
+_DELTA_EVENTS: dict[_PartKind, type[OutputTextDelta | RefusalDelta | ReasoningTextDelta]] = {
+    "text": OutputTextDelta,
+    "refusal": RefusalDelta,
+    "reasoning": ReasoningTextDelta,
+}
 _ItemKind = Literal["message", "reasoning"]
 
 
@@ -246,28 +251,12 @@ class ResponseEventWriter:
         return item
 
     def _delta(self, item: _OpenItem, part: _Part, text: str) -> Event:
-        number, item_id, output_index, content_index = self._next(), item.id, item.output_index, part.index
-        if part.kind == "text":
-            return OutputTextDelta(
-                sequence_number=number,
-                item_id=item_id,
-                output_index=output_index,
-                content_index=content_index,
-                delta=text,
-            )
-        if part.kind == "refusal":
-            return RefusalDelta(
-                sequence_number=number,
-                item_id=item_id,
-                output_index=output_index,
-                content_index=content_index,
-                delta=text,
-            )
-        return ReasoningTextDelta(
-            sequence_number=number,
-            item_id=item_id,
-            output_index=output_index,
-            content_index=content_index,
+        event = _DELTA_EVENTS[part.kind]
+        return event(
+            sequence_number=self._next(),
+            item_id=item.id,
+            output_index=item.output_index,
+            content_index=part.index,
             delta=text,
         )
 

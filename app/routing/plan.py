@@ -12,8 +12,6 @@ import random
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from providers.base import Capabilities
 from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured
 from providers.schema import ImagePart, JsonSchemaFormat, UserMessage
@@ -28,8 +26,6 @@ if TYPE_CHECKING:
     from providers.request import ChatRequest
 
 __all__ = ["Needs", "Planner", "Policy", "RoutePlan", "RouteTarget", "order_targets"]
-
-_model_list = msgspec.json.Decoder(list[str])
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +147,7 @@ class Planner:
         A request's own `models` list is followed by the router when every entry is a name the router can
         route; otherwise it is OpenRouter's native fallback list, and goes upstream untouched.
         """
-        fallbacks = self._fallback_list(request)
+        fallbacks = request.fallback_models()
         follows_models = bool(fallbacks) and all(self._routable(name) for name in fallbacks)
         names = [request.params.model, *(fallbacks if follows_models else ())]
         targets: list[RouteTarget] = []
@@ -224,19 +220,6 @@ class Planner:
             timeout=alias.timeout or self.default_policy.timeout,
             tool_call_guard=alias.tool_call_guard,
         )
-
-    def _fallback_list(self, request: ChatRequest) -> list[str]:
-        raw = request.fields.get("models")
-        if raw is None:
-            return []
-        try:
-            return _model_list.decode(raw)
-        except msgspec.DecodeError:
-            raise InvalidRequest(
-                "Invalid request at 'models': expected a list of model names.",
-                param="models",
-                code="invalid_value",
-            ) from None
 
     async def _capabilities(self, target: RouteTarget) -> tuple[Capabilities, int | None]:
         info = await self.catalog.info(target.provider, target.model)
