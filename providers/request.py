@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from providers.errors import InvalidRequest
-from providers.schema import ChatCompletionRequest
+from providers.schema import UNSET, ChatCompletionRequest
 
 __all__ = ["ChatRequest", "decode_json", "invalid_request"]
 
@@ -69,10 +69,15 @@ class ChatRequest:
         return ChatRequest(self.params, {key: value for key, value in self.fields.items() if key not in keys})
 
     def upstream_body(self, model: str, **overrides: Any) -> bytes:
-        """The JSON body for an upstream: the client's fields with `model` and any `overrides` replaced."""
+        """The JSON body for an upstream: the client's fields with `model` and any `overrides` replaced
+        (an override of `UNSET` removes the field)."""
         fields: dict[str, Any] = dict(self.fields)
         fields["model"] = model
-        fields.update(overrides)
+        for key, value in overrides.items():
+            if value is UNSET:
+                fields.pop(key, None)
+            else:
+                fields[key] = value
         return _encoder.encode(fields)
 
 

@@ -358,3 +358,21 @@ async def test_other_documented_statuses(
 
     error = assert_error(response, expected)
     assert "expected struct ThinkingOptions" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("limits", "sent_limits"),
+    [
+        ({"max_completion_tokens": 64}, {"max_tokens": 64}),
+        ({"max_tokens": 32, "max_completion_tokens": 64}, {"max_tokens": 32, "max_completion_tokens": 64}),
+        ({"max_tokens": 32}, {"max_tokens": 32}),
+    ],
+)
+async def test_max_completion_tokens_sent_as_max_tokens(
+    client: Client, text_route: respx.Route, limits: dict[str, int], sent_limits: dict[str, int]
+) -> None:
+    response = await post(client, {"model": MODEL, "messages": USER_HI, **limits})
+
+    assert response.status_code == 200, response.text
+    sent = sent_json(text_route)
+    assert {key: sent[key] for key in ("max_tokens", "max_completion_tokens") if key in sent} == sent_limits

@@ -477,3 +477,36 @@ async def test_not_a_chunk_mid_stream_is_an_error_event(client: Client, upstream
 
     error = assert_stream_error(response.text)
     assert error["code"] == "upstream_invalid_response"
+
+
+# ------------------------------------------------------------------------------------------------ fidelity
+
+
+async def test_opening_delta_keeps_content_and_refusal_as_sent(client: Client, upstream: respx.MockRouter) -> None:
+    body = sse(
+        chunk({"role": "assistant", "content": None, "refusal": None}),
+        chunk({"role": "assistant", "content": None, "tool_calls": [call(0, "call_a", "get_weather", "{}")]}),
+        chunk({"content": ""}, "tool_calls"),
+    )
+
+    chunks = stream_of(await run(client, upstream, body))
+
+    assert deltas(chunks)[0] == {"role": "assistant", "content": None, "refusal": None}
+    assert all("content" not in delta and "role" not in delta for delta in deltas(chunks)[1:])
+
+
+async def test_usage_chunk_carries_the_streams_fingerprint_and_tier(client: Client, upstream: respx.MockRouter) -> None:
+    top = {"system_fingerprint": "fp_abc", "service_tier": "default"}
+    body = sse(
+        chunk({"role": "assistant", "content": "Hi"}, **top),
+        chunk({}, "stop", **top),
+        chunk(None, choices=[], usage={"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}, **top),
+    )
+
+    chunks = stream_of(await run(client, upstream, body, include_usage=True))
+
+    usage_chunk = chunks[-1]
+    assert usage_chunk["choices"] == []
+    assert usage_chunk["usage"]["total_tokens"] == 4
+    assert usage_chunk["system_fingerprint"] == "fp_abc"
+    assert usage_chunk["service_tier"] == "default"
