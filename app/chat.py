@@ -50,6 +50,7 @@ async def create_chat_completion(request: Request[Any, Any, Any]) -> Response[by
     overrides = request_overrides(request.headers)
     if chat_request.params.stream:
         stream = await router.open_stream(chat_request, overrides)
+        context.on_close(stream.aclose)
         context.served(stream.target.name)
         context.stream = True
         return Stream(

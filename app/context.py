@@ -11,12 +11,14 @@ router) can reach it without threading it through every signature; tasks started
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from providers.schema import Usage
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from msgspec import UnsetType
 
     from app.access.keys import ClientKey
@@ -51,6 +53,13 @@ class RequestContext:
     """Tokens reserved against the client's per-minute limit before the answer; settled after it."""
     rate_limited: str | None = None
     """The client's own limit that refused the request (`requests` or `tokens`)."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run when the request is over, however it ended (see `on_close`)."""
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` when the request is over: even if its response body never started (a client that
+        left as the response began), an upstream stream it opened is closed and its slot given back."""
+        self.closers.append(closer)
 
     @property
     def key_name(self) -> str | None:

@@ -68,6 +68,7 @@ async def create_response(request: Request[Any, Any, Any]) -> Response[bytes] | 
     store = found.responses if parsed.store else None
     if parsed.stream:
         stream = await router.open_stream(chat, overrides)
+        context.on_close(stream.aclose)
         context.served(stream.target.name)
         context.stream = True
         return Stream(

@@ -17,6 +17,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from litestar.enums import ScopeType
 
 from app.context import RequestContext, close, current, opened
@@ -72,6 +73,7 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observed)
         finally:
+            await _run_closers(context)
             seconds = time.perf_counter() - context.started
             self.lifecycle.left()
             route = _route(scope)
@@ -80,6 +82,16 @@ class RequestObserver:
             self.metrics.request_finished(context, route, seconds)
             _log(context, seconds)
             close(token)
+
+
+async def _run_closers(context: RequestContext) -> None:
+    # The request may be over because its task was cancelled (the client left): finish the cleanup anyway.
+    with anyio.CancelScope(shield=True):
+        for closer in context.closers:
+            try:
+                await closer()
+            except Exception:
+                log.exception("closing after request %s failed", context.request_id)
 
 
 class RoutingTelemetry:

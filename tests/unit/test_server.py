@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from litestar.testing import AsyncTestClient
@@ -11,9 +14,11 @@ from litestar.testing import AsyncTestClient
 from app.server import create_app
 from app.settings import Settings
 
-from .support import USER_HI, stream_of
+from .support import OPENROUTER_CHAT, USER_HI, build_app, chunk, sse, stream_of
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     import respx
     from litestar import Litestar
 
@@ -77,3 +82,56 @@ async def test_an_injected_upstream_transport_is_left_to_its_owner(upstream: res
         assert (await client.get("/health")).status_code == 200
 
     assert not transport.closed
+
+
+class _EndlessBody(httpx.AsyncByteStream):
+    """An upstream stream that sends its first chunk and then nothing, until it is closed."""
+
+    closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield sse(chunk({"role": "assistant", "content": "Hi"}), done=False)
+        await asyncio.Event().wait()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_a_client_gone_as_its_stream_starts_frees_the_upstream(
+    upstream: respx.MockRouter, http: httpx.AsyncBaseTransport
+) -> None:
+    body = _EndlessBody()
+    headers = {"content-type": "text/event-stream"}
+    upstream.post(OPENROUTER_CHAT).mock(return_value=httpx.Response(200, headers=headers, stream=body))
+    app = build_app(http)
+    request = json.dumps({"model": "openrouter/some/model", "messages": USER_HI, "stream": True}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
+    }
+    messages = iter([{"type": "http.request", "body": request, "more_body": False}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            raise OSError("the client went away")  # what the server reports for a closed connection
+
+    with contextlib.suppress(Exception):  # the server's own error, whatever the framework wraps it in
+        await app(scope, receive, send)  # type: ignore[arg-type]
+
+    assert body.closed
+    snapshot = await app.state.services.board.snapshot()
+    assert [status.in_flight for status in snapshot] == [0]
