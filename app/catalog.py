@@ -36,12 +36,18 @@ _RETRY_FAILED_LIST_AFTER = 30.0
 
 
 class ModelCatalog:
-    """Provider model lists, each cached for its provider's `models_cache_ttl`."""
+    """Provider model lists, each cached for its provider's `models_cache_ttl`.
+
+    Only the first look at a provider waits for its list. After that, an expired list is still answered at
+    once while a fresh one is fetched in the background, so no request on the routing path waits for a
+    provider's (possibly large) model list to download again.
+    """
 
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = providers
         self._cache: dict[str, tuple[float, dict[str, ModelInfo]]] = {}
         self._locks = {name: asyncio.Lock() for name in providers}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     async def infos(self, provider: Provider) -> list[ModelInfo]:
         return list((await self._index(provider)).values())
@@ -68,22 +74,41 @@ class ModelCatalog:
 
     async def _index(self, provider: Provider) -> dict[str, ModelInfo]:
         cached = self._cache.get(provider.name)
-        if cached and cached[0] > time.monotonic():
+        if cached is not None:
+            if cached[0] <= time.monotonic() and provider.name not in self._refreshing:
+                task = asyncio.create_task(self._refresh(provider), name=f"refresh {provider.name} models")
+                self._refreshing[provider.name] = task
+                task.add_done_callback(lambda _: self._refreshing.pop(provider.name, None))
             return cached[1]
         if not provider.configured:
             return {}
         async with self._locks[provider.name]:
             cached = self._cache.get(provider.name)
-            if cached and cached[0] > time.monotonic():
-                return cached[1]
-            ttl = provider.settings.models_cache_ttl
-            try:
-                index = {info.id: info for info in await provider.list_models()}
-            except UpstreamError as exc:
-                log.warning("could not list the models of %s: %s", provider.name, exc.message)
-                index, ttl = (cached[1] if cached else {}), min(ttl, _RETRY_FAILED_LIST_AFTER)
-            self._cache[provider.name] = (time.monotonic() + ttl, index)
-            return index
+            return cached[1] if cached is not None else await self._fetch(provider)
+
+    async def aclose(self) -> None:
+        """Stop background refreshes (the transport they use is about to close)."""
+        for task in list(self._refreshing.values()):
+            task.cancel()
+        await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def _refresh(self, provider: Provider) -> None:
+        try:
+            await self._fetch(provider)
+        except Exception:
+            log.exception("refreshing the models of %s failed", provider.name)
+
+    async def _fetch(self, provider: Provider) -> dict[str, ModelInfo]:
+        """Fetch a provider's list into the cache; on failure keep what there was, and ask again soon."""
+        ttl = provider.settings.models_cache_ttl
+        try:
+            index = {info.id: info for info in await provider.list_models()}
+        except UpstreamError as exc:
+            log.warning("could not list the models of %s: %s", provider.name, exc.message)
+            cached = self._cache.get(provider.name)
+            index, ttl = (cached[1] if cached else {}), min(ttl, _RETRY_FAILED_LIST_AFTER)
+        self._cache[provider.name] = (time.monotonic() + ttl, index)
+        return index
 
 
 @get("/v1/models")

@@ -94,6 +94,7 @@ def create_app(
         try:
             yield
         finally:
+            await catalog.aclose()
             if transport is None:
                 await upstream.aclose()
 
