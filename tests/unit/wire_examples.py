@@ -1,6 +1,8 @@
-"""Upstream wire examples, as bytes, from /work/shared/specs/provider-wire-notes.md.
+"""Upstream wire examples, as bytes: real captures of OpenAI, OpenRouter and DeepSeek traffic, from the providers'
+documentation and SDK test snapshots and from captures published in public issue trackers.
 
-Each example says where it comes from. Where the notes abbreviate a capture (`{...,` or `...`), the elided
+Each example says where it comes from ("Notes §N" is the section of the provider wire notes the project keeps
+beside its specifications). Where the notes abbreviate a capture (`{...,` or `...`), the elided
 frames are written out in full with the fields of the capture's first frame, and the example says so.
 Constants ending in `_STREAM` are whole SSE bodies; the others are JSON bodies.
 """
