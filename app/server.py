@@ -22,7 +22,6 @@ from app.lifecycle import Lifecycle, readiness, serving
 from app.openapi import openapi_document
 from app.registry import build_providers
 from app.responses.handlers import create_response, delete_response, retrieve_response
-from app.responses.store import InMemoryResponseStore
 from app.routing import Planner, Router
 from app.services import Services
 from app.settings import load_settings
@@ -76,11 +75,7 @@ def create_app(
         planner=planner,
         catalog=catalog,
         board=shared.board,
-        responses=InMemoryResponseStore(
-            max_entries=settings.responses.max_entries,
-            max_bytes=settings.responses.max_bytes,
-            ttl=settings.responses.ttl,
-        ),
+        responses=shared.responses,
         keys=KeyRing.from_settings(settings.keys),
         limiter=shared.limiter,
         shared=shared,

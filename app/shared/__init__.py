@@ -1,8 +1,10 @@
-"""State that several workers and instances must agree on: target health and client rate limits.
+"""State that several workers and instances must agree on: target health, client rate limits, and the
+stored Responses-API conversations they may continue.
 
     link        the Redis connection: fails over to local state, and re-checks until Redis is back
     board       `RedisHealthBoard`, the routing health board in Redis (Lua scripts in `lua/`)
     limiter     `RedisRateLimiter`, the client-key token buckets in Redis
+    responses   `RedisResponseStore`, stored responses for `previous_response_id`
 
 Without `REDIS_URL` the router uses its in-process board and limiter: right for one worker. `SharedState`
 is what `create_app` chooses from the settings.
@@ -14,16 +16,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.access.limits import LocalRateLimiter
+from app.responses.store import InMemoryResponseStore
 from app.routing.health import LocalHealthBoard
 from app.settings import ConfigError
 from app.shared.board import RedisHealthBoard
 from app.shared.limiter import RedisRateLimiter
 from app.shared.link import RedisLink
+from app.shared.responses import RedisResponseStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.access.limits import RateLimiter
+    from app.responses.store import ResponseStore
     from app.routing.health import HealthBoard
     from app.settings import Settings
 
@@ -34,6 +39,7 @@ __all__ = ["SharedState"]
 class SharedState:
     board: HealthBoard
     limiter: RateLimiter
+    responses: ResponseStore
     redis: RedisLink | None = None
 
     @classmethod
@@ -45,8 +51,10 @@ class SharedState:
             rate_limit_cooldown=routing.rate_limit_cooldown,
         )
         limiter = LocalRateLimiter()
+        stored = settings.responses
+        responses = InMemoryResponseStore(max_entries=stored.max_entries, max_bytes=stored.max_bytes, ttl=stored.ttl)
         if settings.redis_url is None:
-            return cls(board, limiter)
+            return cls(board, limiter, responses)
         try:
             link = RedisLink(
                 settings.redis_url.get_secret_value(),
@@ -59,7 +67,12 @@ class SharedState:
             raise ConfigError(
                 "redis_url (REDIS_URL) is not a Redis URL: it starts with redis://, rediss:// or unix://."
             ) from None
-        return cls(RedisHealthBoard(link, board, routing), RedisRateLimiter(link, limiter), link)
+        return cls(
+            RedisHealthBoard(link, board, routing),
+            RedisRateLimiter(link, limiter),
+            RedisResponseStore(link, responses, stored.ttl),
+            link,
+        )
 
     @property
     def degraded(self) -> bool:

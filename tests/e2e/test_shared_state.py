@@ -127,6 +127,30 @@ def test_a_circuit_opened_by_failures_on_both_instances_is_open_on_both(
     assert skipped.json()["error"]["code"] == "target_unavailable"
 
 
+def test_a_response_stored_on_one_instance_is_continued_on_the_other(
+    routers: tuple[RouterProcess, RouterProcess],
+) -> None:
+    one, two = routers
+    headers = {"authorization": f"Bearer {OPS_KEY}"}
+    first = httpx.post(
+        f"{one.base_url}/responses", json={"model": "mock/text", "input": "Hello"}, headers=headers, timeout=10
+    )
+    assert first.status_code == 200, first.text
+    response_id = first.json()["id"]
+
+    stored = httpx.get(f"{two.base_url}/responses/{response_id}", headers=headers, timeout=10)
+    follow_up = httpx.post(
+        f"{two.base_url}/responses",
+        json={"model": "mock/text", "input": "And again", "previous_response_id": response_id},
+        headers=headers,
+        timeout=10,
+    )
+
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["id"] == response_id
+    assert follow_up.status_code == 200, follow_up.text
+
+
 def test_without_redis_the_instances_keep_serving_then_share_again(
     routers: tuple[RouterProcess, RouterProcess], redis_server: RedisServer
 ) -> None:
