@@ -25,9 +25,18 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
     from app.context import RequestContext
-    from app.routing import ChunkStream, RouteTarget
+    from app.routing import ChunkStream, Routed, Router, RouteTarget
 
-__all__ = ["MAX_ATTEMPTS_HEADER", "TIMEOUT_HEADER", "create_chat_completion", "request_overrides"]
+__all__ = [
+    "MAX_ATTEMPTS_HEADER",
+    "TIMEOUT_HEADER",
+    "complete",
+    "create_chat_completion",
+    "event_stream",
+    "request_overrides",
+    "route_headers",
+    "start_stream",
+]
 
 TIMEOUT_HEADER = "x-llm-router-timeout"
 MAX_ATTEMPTS_HEADER = "x-llm-router-max-attempts"
@@ -49,23 +58,41 @@ async def create_chat_completion(request: Request[Any, Any, Any]) -> Response[by
     router = found.router
     overrides = request_overrides(request.headers)
     if chat_request.params.stream:
-        stream = await router.open_stream(chat_request, overrides)
-        context.on_close(stream.aclose)
-        context.served(stream.target.name)
-        context.stream = True
-        return Stream(
-            _events(stream, context, include_usage=chat_request.params.include_usage),
-            media_type="text/event-stream",
-            headers=_SSE_HEADERS | _route_headers(stream.target, stream.attempts),
-        )
-    routed = await router.complete(chat_request, overrides)
-    context.served(routed.target.name)
-    completion = normalise_completion(routed.completion)
-    context.count_completion(completion)
+        stream = await start_stream(router, chat_request, overrides, context)
+        return event_stream(_events(stream, context, include_usage=chat_request.params.include_usage), stream)
+    routed = await complete(router, chat_request, overrides, context)
     return Response(
-        _encoder.encode(completion),
+        _encoder.encode(routed.completion),
         media_type="application/json",
-        headers=_route_headers(routed.target, routed.attempts),
+        headers=route_headers(routed.target, routed.attempts),
+    )
+
+
+async def start_stream(
+    router: Router, request: ChatRequest, overrides: Overrides | None, context: RequestContext
+) -> ChunkStream:
+    """Open a routed stream for this request, closed when the request ends whatever happens to its body."""
+    stream = await router.open_stream(request, overrides)
+    context.on_close(stream.aclose)
+    context.served(stream.target.name)
+    context.stream = True
+    return stream
+
+
+async def complete(
+    router: Router, request: ChatRequest, overrides: Overrides | None, context: RequestContext
+) -> Routed:
+    """A routed, normalised answer for this request, counted in its context."""
+    routed = await router.complete(request, overrides)
+    context.served(routed.target.name)
+    context.count_completion(normalise_completion(routed.completion))
+    return routed
+
+
+def event_stream(body: AsyncIterator[bytes], stream: ChunkStream) -> Stream:
+    """The server-sent events response for a routed stream."""
+    return Stream(
+        body, media_type="text/event-stream", headers=_SSE_HEADERS | route_headers(stream.target, stream.attempts)
     )
 
 
@@ -129,5 +156,6 @@ def _header_number(name: str, value: str | None, kind: Callable[[str], N], expec
     return number
 
 
-def _route_headers(target: RouteTarget, attempts: int) -> dict[str, str]:
+def route_headers(target: RouteTarget, attempts: int) -> dict[str, str]:
+    """Which target served a request, and in how many upstream attempts."""
     return {"x-llm-router-target": target.name, "x-llm-router-attempts": str(attempts)}

@@ -18,9 +18,9 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from app.access.gate import admit, estimate_tokens
-from app.chat import request_overrides
+from app.chat import complete, event_stream, request_overrides, route_headers, start_stream
 from app.context import current
-from app.normalise import StreamNormaliser, normalise_completion
+from app.normalise import StreamNormaliser
 from app.responses.decode import decode_request
 from app.responses.events import encode_event
 from app.responses.from_chat import new_response, response_from_completion
@@ -38,14 +38,13 @@ if TYPE_CHECKING:
     from app.responses.items import InputItem
     from app.responses.store import ResponseStore
     from app.responses.wire import ResponseObject
-    from app.routing import ChunkStream, RouteTarget
+    from app.routing import ChunkStream
 
 __all__ = ["ResponseNotFound", "create_response", "delete_response", "retrieve_response"]
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class ResponseNotFound(InvalidRequest):
@@ -67,26 +66,16 @@ async def create_response(request: Request[Any, Any, Any]) -> Response[bytes] | 
     response = new_response(parsed)
     store = found.responses if parsed.store else None
     if parsed.stream:
-        stream = await router.open_stream(chat, overrides)
-        context.on_close(stream.aclose)
-        context.served(stream.target.name)
-        context.stream = True
-        return Stream(
-            _events(stream, ResponseEventWriter(response), store, conversation, context),
-            media_type="text/event-stream",
-            headers=_SSE_HEADERS | _route_headers(stream.target, stream.attempts),
-        )
-    routed = await router.complete(chat, overrides)
-    context.served(routed.target.name)
-    completion = normalise_completion(routed.completion)
-    context.count_completion(completion)
-    response = response_from_completion(response, completion)
+        stream = await start_stream(router, chat, overrides, context)
+        return event_stream(_events(stream, ResponseEventWriter(response), store, conversation, context), stream)
+    routed = await complete(router, chat, overrides, context)
+    response = response_from_completion(response, routed.completion)
     if store is not None:
         await _remember(store, response, conversation, context.key_name)
     return Response(
         _encoder.encode(response),
         media_type="application/json",
-        headers=_route_headers(routed.target, routed.attempts),
+        headers=route_headers(routed.target, routed.attempts),
     )
 
 
@@ -179,7 +168,3 @@ async def _remember(
 
 def _not_found(response_id: str) -> ResponseNotFound:
     return ResponseNotFound(f"Response with id '{response_id}' not found.", param="response_id")
-
-
-def _route_headers(target: RouteTarget, attempts: int) -> dict[str, str]:
-    return {"x-llm-router-target": target.name, "x-llm-router-attempts": str(attempts)}
