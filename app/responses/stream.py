@@ -22,7 +22,7 @@ there; argument fragments that came before are sent with the announcement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import msgspec
 
@@ -73,6 +73,20 @@ _DELTA_EVENTS: dict[_PartKind, type[OutputTextDelta | RefusalDelta | ReasoningTe
     "text": OutputTextDelta,
     "refusal": RefusalDelta,
     "reasoning": ReasoningTextDelta,
+}
+
+
+class _Place(TypedDict):
+    """Where a content part sits, as every event about it says."""
+
+    item_id: str
+    output_index: int
+    content_index: int
+
+
+_TEXT_DONE_EVENTS: dict[_PartKind, type[OutputTextDone | ReasoningTextDone]] = {
+    "text": OutputTextDone,
+    "reasoning": ReasoningTextDone,
 }
 _ItemKind = Literal["message", "reasoning"]
 
@@ -262,40 +276,13 @@ class ResponseEventWriter:
 
     def _close_part(self, item: _OpenItem, part: _Part) -> list[Event]:
         part.done = True
-        number, item_id, output_index, content_index = self._next(), item.id, item.output_index, part.index
-        text = part.text
+        where = _Place(item_id=item.id, output_index=item.output_index, content_index=part.index)
         done: Event
-        if part.kind == "text":
-            done = OutputTextDone(
-                sequence_number=number,
-                item_id=item_id,
-                output_index=output_index,
-                content_index=content_index,
-                text=text,
-            )
-        elif part.kind == "refusal":
-            done = RefusalDone(
-                sequence_number=number,
-                item_id=item_id,
-                output_index=output_index,
-                content_index=content_index,
-                refusal=text,
-            )
+        if part.kind == "refusal":
+            done = RefusalDone(sequence_number=self._next(), **where, refusal=part.text)
         else:
-            done = ReasoningTextDone(
-                sequence_number=number,
-                item_id=item_id,
-                output_index=output_index,
-                content_index=content_index,
-                text=text,
-            )
-        part_done = ContentPartDone(
-            sequence_number=self._next(),
-            item_id=item_id,
-            output_index=output_index,
-            content_index=content_index,
-            part=_content(part.kind, text),
-        )
+            done = _TEXT_DONE_EVENTS[part.kind](sequence_number=self._next(), **where, text=part.text)
+        part_done = ContentPartDone(sequence_number=self._next(), **where, part=_content(part.kind, part.text))
         return [done, part_done]
 
     def _close_open(self, status: ItemStatus) -> list[Event]:
