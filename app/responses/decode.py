@@ -24,7 +24,7 @@ from app.responses.wire import (
     ToolChoiceFunction,
 )
 from providers.errors import InvalidRequest
-from providers.request import decode_json, invalid_request
+from providers.request import check_model_name, decode_json, invalid_request
 
 __all__ = ["ResponsesRequest", "decode_request"]
 
@@ -56,6 +56,7 @@ class ResponsesRequest:
 
 def decode_request(body: bytes) -> ResponsesRequest:
     create = decode_json(_decoder, body)
+    check_model_name(create.model, "model")
     _refuse_unsupported(create)
     tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
     return ResponsesRequest(

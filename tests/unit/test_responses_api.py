@@ -334,6 +334,9 @@ async def test_per_request_routing_headers_are_checked(client: Client) -> None:
         b'{"model": "mock/text", "input": "Hi", "stream": "yes"}',
         b'{"model": "mock/text", "input": [{"type": "reasoning", "summary": "x"}]}',
         b'{"model": "mock/text", "input": [{"type": "function_call", "call_id": "c", "name": "f"}]}',
+        b'{"model": "mock/te\\nxt", "input": "Hi"}',
+        b'{"model": "mock/\\u2713", "input": "Hi"}',
+        b'{"model": "mock/text", "input": "Hi", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
 )
 async def test_bad_input_is_a_400_never_a_500(client: Client, body: bytes) -> None:
