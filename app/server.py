@@ -27,6 +27,7 @@ from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
 from app.api.responses import create_response, delete_response, retrieve_response
 from app.catalog import ModelCatalog
+from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
 from app.lifecycle import Lifecycle
 from app.pipeline import AnswerPipeline
@@ -140,7 +141,7 @@ def create_app(
     # Around everything litestar does, routing and its 404s included: every request is observed, and
     # authenticated when client keys are configured, before a handler runs.
     gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
-    app.asgi_handler = RequestObserver(gate, metrics, services.lifecycle)
+    app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
     return app
 
 

@@ -13,6 +13,7 @@
     ├── MethodNotAllowed            405  the endpoint exists, not with that method
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
+    ├── ClientClosedRequest         499  the client went away before its answer (nobody reads this one)
     ├── InternalError               500  the router itself failed (logged with its traceback, never shown)
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
     └── UpstreamError               502  an upstream failed; subclasses say how
@@ -38,6 +39,7 @@ from typing import ClassVar
 
 __all__ = [
     "AdminDisabled",
+    "ClientClosedRequest",
     "ClientRateLimited",
     "InternalError",
     "InvalidAPIKey",
@@ -154,6 +156,14 @@ class ClientRateLimited(RouterError):
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
     retryable = True
+
+
+class ClientClosedRequest(RouterError):
+    """The client disconnected before its answer: what the request log says (nginx's 499), not a failure."""
+
+    status = 499
+    type = "invalid_request_error"
+    default_code = "client_closed_request"
 
 
 class InternalError(RouterError):
