@@ -39,6 +39,7 @@ from app.settings import load_settings
 from app.shared import SharedState
 from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
 from app.telemetry.logs import configured_secrets
+from app.telemetry.metrics import ModelLabels
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -72,7 +73,7 @@ def create_app(
     providers = build_providers(settings, upstream, provider_classes)
     catalog = ModelCatalog(providers)
     planner = Planner(providers, catalog, settings)
-    metrics = Metrics(redis=settings.redis_url is not None)
+    metrics = Metrics(redis=settings.redis_url is not None, labels=_model_labels(settings))
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
     router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
     services = Services(
@@ -143,6 +144,14 @@ def create_app(
     gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
     app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
     return app
+
+
+def _model_labels(settings: Settings) -> ModelLabels:
+    """Metric labels for model names: the configured ones always, a bounded number of others."""
+    configured = {settings.free.alias, *settings.free.fallback}
+    for alias, table in settings.models.items():
+        configured |= {alias, *(target.model for target in table.targets)}
+    return ModelLabels(configured, settings.metrics_label_limit)
 
 
 def _dependencies(services: Services) -> dict[str, Provide]:

@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     """`json` writes one JSON object per line, for log collectors."""
     shutdown_timeout: float = Field(default=30.0, gt=0)
     """Seconds in-flight requests and streams may take to finish once the server is told to stop."""
+    metrics_label_limit: int = Field(default=256, ge=0)
+    """Model and target names (beyond the configured aliases and targets) that get a metric label of their own
+    in each worker; later ones are counted together as `<provider>/other`, so clients cannot grow `/metrics`."""
     upstream_max_connections: int = Field(default=512, ge=1)
     """Connections the shared upstream client keeps open across all providers."""
     admin_key: SecretStr | None = None

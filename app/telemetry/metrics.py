@@ -19,6 +19,11 @@ may be anything a client typed; on tokens and tool calls it is the target that s
 key's name ("" on an open router). Circuit and in-flight gauges are read from the health board at scrape
 time, so with Redis they are the shared view.
 
+Every label a client can choose stays bounded (`ModelLabels`): configured aliases and their targets always
+have labels of their own, other model and target names get one while fewer than `metrics_label_limit` have
+been seen by the worker, and the rest are counted together as `<provider>/other`. However many model names
+clients invent, a scrape stays the same size.
+
 With several server workers, each is its own process: the CLI points `PROMETHEUS_MULTIPROC_DIR` at a fresh
 directory, every worker writes its values there, and a scrape on any worker adds them all up.
 
@@ -36,10 +41,12 @@ from prometheus_client import multiprocess as prometheus_multiprocess
 from app.routing import CircuitState
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from app.context import RequestContext
     from app.routing import Outcome, TargetStatus
 
-__all__ = ["MULTIPROCESS_ENV", "Metrics"]
+__all__ = ["MULTIPROCESS_ENV", "Metrics", "ModelLabels"]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -65,10 +72,29 @@ class _Labelled(Generic[M]):
         return child
 
 
+class ModelLabels:
+    """The label for a model or target name, from a bounded set (see the module docstring)."""
+
+    def __init__(self, configured: Iterable[str] = (), limit: int = 256) -> None:
+        self._configured = frozenset(configured)
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        if name in self._configured or name in self._seen:
+            return name
+        if len(self._seen) < self._limit:
+            self._seen.add(name)
+            return name
+        provider, slash, _ = name.partition("/")
+        return f"{provider}/other" if slash else "other"
+
+
 class Metrics:
     """The router's metrics, in a registry of their own (several apps may live in one test process)."""
 
-    def __init__(self, *, redis: bool = False) -> None:
+    def __init__(self, *, redis: bool = False, labels: ModelLabels | None = None) -> None:
+        self.labels = labels or ModelLabels()
         self.multiprocess = MULTIPROCESS_ENV in os.environ
         self.registry = registry = CollectorRegistry()
         self.requests = _Labelled(
@@ -171,14 +197,14 @@ class Metrics:
     def request_finished(self, context: RequestContext, route: str, seconds: float) -> None:
         status = context.status or 500
         trusted = status < 400 or status >= 500 or status in _TRUSTED_ERRORS
-        self.requests(route, (context.model or "") if trusted else "", str(status)).inc()
+        self.requests(route, self.labels(context.model) if trusted and context.model else "", str(status)).inc()
         self.request_seconds(route).observe(seconds)
         key = context.key_name or ""
         if context.rate_limited is not None:
             self.rate_limited(key, context.rate_limited).inc()
-        served = context.target
-        if served is None:
+        if context.target is None:
             return
+        served = self.labels(context.target)
         if context.prompt_tokens:
             self.tokens(served, key, "in").inc(context.prompt_tokens)
         if context.completion_tokens:
@@ -193,16 +219,24 @@ class Metrics:
         self.streams(route).dec()
 
     def attempt_finished(self, target: str, outcome: Outcome, seconds: float) -> None:
-        self.attempts(target, outcome.value).inc()
-        self.attempt_seconds(target).observe(seconds)
+        label = self.labels(target)
+        self.attempts(label, outcome.value).inc()
+        self.attempt_seconds(label).observe(seconds)
 
     def fell_back(self, model: str, target: str) -> None:
-        self.fallbacks(model, target).inc()
+        self.fallbacks(self.labels(model), self.labels(target)).inc()
 
     def targets_seen(self, statuses: list[TargetStatus]) -> None:
+        # Folded targets share a label: a gauge shows the worst circuit and the total in flight among them.
+        circuits: dict[str, int] = {}
+        in_flight: dict[str, int] = {}
         for status in statuses:
-            self.circuit(status.target).set(_CIRCUIT_VALUES[status.state])
-            self.target_in_flight(status.target).set(status.in_flight)
+            label = self.labels(status.target)
+            circuits[label] = max(circuits.get(label, 0), _CIRCUIT_VALUES[status.state])
+            in_flight[label] = in_flight.get(label, 0) + status.in_flight
+        for label, value in circuits.items():
+            self.circuit(label).set(value)
+            self.target_in_flight(label).set(in_flight[label])
 
     def redis_available(self, up: bool) -> None:
         if self.redis_up is not None:
