@@ -15,7 +15,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -107,6 +116,8 @@ class RoutingSettings(_Table):
     """Seconds an open circuit waits before a probe request may try the target again."""
     rate_limit_cooldown: float = Field(default=2.0, gt=0)
     """Seconds a rate-limited target is left alone when the upstream did not say how long (no Retry-After)."""
+    max_tracked_targets: int = Field(default=2000, ge=1)
+    """Targets whose health the router remembers; past it, the least recently tried idle ones are forgotten."""
 
 
 class FreeModelSettings(_Table):
@@ -156,6 +167,20 @@ class RedisSettings(_Table):
     """Seconds one Redis operation may take before the router falls back to its local state."""
     recheck_interval: float = Field(default=5.0, gt=0)
     """Seconds between attempts to reach Redis again while it is unreachable."""
+    lease_ttl: float = Field(default=15.0, gt=0)
+    """Seconds an attempt stays counted in flight after its worker last renewed it: what a request whose end
+    Redis never heard of (an outage, a crashed instance) costs its target's `max_concurrent`."""
+    lease_renew_interval: float = Field(default=5.0, gt=0)
+    """Seconds between renewals of a worker's running attempts, all of them in one round trip."""
+
+    @model_validator(mode="after")
+    def _renewed_before_expiry(self) -> RedisSettings:
+        if self.lease_renew_interval * 2 > self.lease_ttl:
+            raise ValueError(
+                f"lease_renew_interval ({self.lease_renew_interval:g}) must be at most half of lease_ttl "
+                f"({self.lease_ttl:g}), so that one slow renewal does not let running attempts lapse"
+            )
+        return self
 
 
 class Settings(BaseSettings):

@@ -7,12 +7,17 @@ group of targets sharing one quota, such as OpenRouter's free models) is left al
 `Retry-After` has passed. Only failures that say something about the target count: a request the
 upstream rejected as invalid, or one it cannot serve, leaves the circuit alone.
 
+The board holds only targets that exist, and a bounded number of them, since clients can name any model: a
+target whose attempt found no such model is forgotten (unless it has answered before, or other attempts on
+it are still running), and past `max_targets` the least recently tried idle targets are forgotten.
+
 The interface is asynchronous so that a board shared through Redis can stand in for this in-process one.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -36,6 +41,7 @@ class Outcome(enum.Enum):
     FAILURE = "failure"  # the target failed: counts towards opening its circuit
     RATE_LIMITED = "rate_limited"
     NEUTRAL = "neutral"  # says nothing about the target (the request was invalid, or not for it)
+    NOT_FOUND = "not_found"  # the target does not exist (no such model): nothing is kept of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +102,15 @@ class LocalHealthBoard:
         failure_threshold: int,
         cooldown: float,
         rate_limit_cooldown: float,
+        max_targets: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.failure_threshold = failure_threshold
         self.cooldown = cooldown
         self.rate_limit_cooldown = rate_limit_cooldown
+        self.max_targets = max_targets
         self._clock = clock
-        self._targets: dict[str, _Health] = {}
+        self._targets: dict[str, _Health] = {}  # least recently tried first
         self._groups: dict[str, float] = {}  # group -> rate limited until
 
     async def status(self, targets: Sequence[str], groups: Sequence[str | None]) -> list[TargetStatus]:
@@ -111,11 +119,13 @@ class LocalHealthBoard:
 
     async def acquire(self, target: str, group: str | None, max_concurrent: int | None) -> bool:
         now = self._clock()
-        health = self._targets.setdefault(target, _Health())
+        health = self._targets.get(target) or _Health()
         if self._available_in(health, group, now) > 0:
             return False
         if max_concurrent is not None and health.in_flight >= max_concurrent:
             return False
+        self._targets.pop(target, None)
+        self._remember(target, health)
         if health.state is CircuitState.OPEN:
             # The cooldown is over: this attempt is the one probe a half-open circuit lets through.
             health.state, health.probing = CircuitState.HALF_OPEN, True
@@ -136,7 +146,11 @@ class LocalHealthBoard:
         retry_after: float | None,
     ) -> None:
         now = self._clock()
-        health = self._targets.setdefault(target, _Health())
+        health = self._targets.get(target)
+        if health is None:  # forgotten (reset) while the attempt ran: what it taught still counts
+            if outcome is Outcome.NOT_FOUND:
+                return
+            health = self._remember(target, _Health())
         health.in_flight = max(0, health.in_flight - 1)
         probe, health.probing = health.probing, False
         if outcome is Outcome.SUCCESS:
@@ -159,6 +173,10 @@ class LocalHealthBoard:
                 self._groups[group] = max(self._groups.get(group, 0.0), until)
             if probe:
                 health.state = CircuitState.OPEN
+        elif outcome is Outcome.NOT_FOUND and health.in_flight == 0 and health.latency is None:
+            # No such model. One that has answered before (latency known) exists: OpenRouter also says 404
+            # when none of a model's endpoints supports the request, and its history is worth keeping.
+            del self._targets[target]
         elif probe:
             health.state = CircuitState.OPEN  # the probe told us nothing; let the next one try
 
@@ -172,6 +190,17 @@ class LocalHealthBoard:
             self._groups.clear()
         else:
             self._targets.pop(target, None)
+
+    def _remember(self, target: str, health: _Health) -> _Health:
+        """Put a target last (most recently tried), forgetting the least recently tried idle ones past the bound."""
+        self._targets[target] = health
+        excess = len(self._targets) - self.max_targets
+        if excess > 0:
+            # Oldest first, and only idle ones: an attempt in flight must find its target's count on release.
+            idle = (name for name, each in self._targets.items() if each.in_flight == 0 and each is not health)
+            for name in list(itertools.islice(idle, excess)):
+                del self._targets[name]
+        return health
 
     def _status(self, target: str, group: str | None, now: float) -> TargetStatus:
         health = self._targets.get(target) or _Health()

@@ -99,6 +99,10 @@ class _Lease:
     async def fail(self, error: BaseException) -> None:
         if isinstance(error, UpstreamRateLimited):
             await self.end(Outcome.RATE_LIMITED, error.retry_after)
+        elif isinstance(error, ModelNotFound) or (
+            isinstance(error, UpstreamCannotServe) and (error.http_status == 404 or error.code == "model_not_found")
+        ):
+            await self.end(Outcome.NOT_FOUND)  # no such target: the board keeps nothing of it
         elif isinstance(error, UpstreamError) and not isinstance(error, UpstreamRejected | InvalidToolCall):
             await self.end(Outcome.FAILURE)
         else:  # the request's fault, or the client went away: nothing learned about the target

@@ -49,6 +49,7 @@ class SharedState:
             failure_threshold=routing.failure_threshold,
             cooldown=routing.cooldown,
             rate_limit_cooldown=routing.rate_limit_cooldown,
+            max_targets=routing.max_tracked_targets,
         )
         limiter = LocalRateLimiter()
         stored = settings.responses
@@ -68,7 +69,7 @@ class SharedState:
                 "redis_url (REDIS_URL) is not a Redis URL: it starts with redis://, rediss:// or unix://."
             ) from None
         return cls(
-            RedisHealthBoard(link, board, routing),
+            RedisHealthBoard(link, board, routing, settings.redis),
             RedisRateLimiter(link, limiter),
             RedisResponseStore(link, responses, stored.ttl),
             link,
@@ -82,7 +83,11 @@ class SharedState:
     async def start(self) -> None:
         if self.redis is not None:
             await self.redis.start()
+        if isinstance(self.board, RedisHealthBoard):
+            self.board.start()
 
     async def close(self) -> None:
+        if isinstance(self.board, RedisHealthBoard):
+            await self.board.close()
         if self.redis is not None:
             await self.redis.close()

@@ -6,6 +6,11 @@ failure (refused, reset, or slower than `[redis] timeout`) marks the link down: 
 background task pings Redis every `recheck_interval` seconds until it answers, then marks the link up
 again, so a Redis outage costs one timeout, not one per request, and nothing hammers a recovering server.
 Each change is logged once and shown in the `llm_router_redis_up` gauge.
+
+Recovery is one switch. Before the first ping of a recovery every pooled connection is dropped: a
+connection opened before the outage may be dead (Redis restarted) without knowing it, and otherwise each
+would fail one request after the link is up, marking it down again. An operation that started before
+the outage and fails after the recovery does not mark the recovered link down either.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class RedisLink:
         self.up = False
         self._on_change = on_change
         self._recheck: asyncio.Task[None] | None = None
+        # Counts the times the link came up: an operation's failure only takes down the link it ran on.
+        self._generation = 0
         on_change(False)
 
     def key(self, *parts: str) -> str:
@@ -84,13 +91,14 @@ class RedisLink:
     async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
         if not self.up:
             raise RedisUnavailable
+        generation = self._generation
         try:
             return await operation()
         except (RedisError, OSError) as exc:
-            if self.up:
+            if self.up and generation == self._generation:
                 self._mark(up=False)
                 log.warning("Redis became unreachable (%s): serving on local state until it is back", _describe(exc))
-            self._watch()
+                self._watch()
             raise RedisUnavailable from exc
 
     async def close(self) -> None:
@@ -105,6 +113,8 @@ class RedisLink:
     async def _recheck_until_up(self) -> None:
         while not self.up:
             await asyncio.sleep(self.recheck_interval)
+            # Sockets from before the outage go; the ping and everything after it use fresh ones.
+            await self.client.connection_pool.disconnect()
             try:
                 await self.client.ping()
             except (RedisError, OSError):
@@ -113,6 +123,8 @@ class RedisLink:
             log.warning("Redis is reachable again: shared state resumed")
 
     def _mark(self, *, up: bool) -> None:
+        if up:
+            self._generation += 1
         self.up = up
         self._on_change(up)
 

@@ -30,6 +30,7 @@ providers. The upstream model name picks the scenario, as the router's mock prov
     bad-args        a tool call whose arguments are not JSON
     schema-invalid  a tool call whose arguments miss a required property
     bad-args-once   `bad-args` on the first attempt of each request, then `tool`
+    missing-...     404: no such model (any name that starts with `missing`)
 
 The scenario is the last segment of the model id without its variant (`free/tool:free` plays `tool`); an
 unknown one plays `tool`. "Each request" is told apart by the text of its last user message. Everything
@@ -283,6 +284,8 @@ class Script:
                 "https://openrouter.ai/docs/guides/routing/provider-selection"
             )
             return 404, self._error(404, message, None), {}
+        if model.startswith("missing"):
+            return 404, self._error(404, f"{self.request['model']} is not a valid model ID", "model_not_found"), {}
         if model == "context-too-long":
             message = "This endpoint's maximum context length is 8192 tokens."
             return 400, self._error(400, message, "context_length_exceeded"), {}

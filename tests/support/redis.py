@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -19,10 +20,15 @@ REDIS_SERVER = Path("/usr/bin/redis-server")
 
 @dataclass
 class RedisServer:
-    """One redis-server process without persistence; `stop` and `start` again keep its port."""
+    """One redis-server process; `stop` and `start` again keep its port.
+
+    Without persistence a restart comes back empty. A `persistent` server writes every command to its
+    append-only file before answering, so a restart comes back with all it had, as a production one would.
+    """
 
     directory: Path
     port: int = field(default_factory=free_port)
+    persistent: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,8 +51,11 @@ class RedisServer:
                     "127.0.0.1",
                     "--save",
                     "",
-                    "--appendonly",
-                    "no",
+                    *(
+                        ("--appendonly", "yes", "--appendfsync", "always", "--appendfilename", f"{self.port}.aof")
+                        if self.persistent
+                        else ("--appendonly", "no")
+                    ),
                 ],
                 cwd=self.directory,
                 stdout=log,
@@ -65,6 +74,16 @@ class RedisServer:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): it keeps its connections and its data but answers nothing, as a
+        hung server or a network partition would, until `resume`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def _answers(self) -> bool:
         try:

@@ -231,6 +231,8 @@ def test_invalid_provider_value_from_the_environment(
         ("workers = 0", "workers"),
         ("prot = 8080", "prot"),
         ('providers = "openrouter"', "providers"),
+        ("[redis]\nlease_ttl = 4\nlease_renew_interval = 3", "lease_renew_interval"),
+        ("[routing]\nmax_tracked_targets = 0", "max_tracked_targets"),
     ],
 )
 def test_invalid_router_value_names_the_field(config: Any, text: str, field: str) -> None:

@@ -1,14 +1,22 @@
--- KEYS: target hash, in-flight set, group key
+-- KEYS: target hash, in-flight set, group key, known-targets set
 -- ARGV: lease id, outcome, latency s ('' if none), retry-after s ('' if none), failure threshold,
---       cooldown ms, rate-limit cooldown ms, key ttl ms, '1' when the target has a group
-local target, in_flight, group = KEYS[1], KEYS[2], KEYS[3]
+--       cooldown ms, rate-limit cooldown ms, key ttl ms, '1' when the target has a group, target name
+local target, in_flight, group, known = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local outcome = ARGV[2]
 local now = now_ms()
 redis.call('ZREM', in_flight, ARGV[1])
 local fields = redis.call('HMGET', target, 'probe_until', 'sr', 'lat', 'cf', 'rl_until')
 local probe = tonumber(fields[1] or 0) > now
 local success_rate = tonumber(fields[2] or 1)
+if outcome == 'not_found' and not fields[3] and live_leases(in_flight, now) == 0 then
+  -- No such model. One that has answered before (latency known) exists: OpenRouter also says 404 when none
+  -- of a model's endpoints supports the request, and its history is worth keeping.
+  redis.call('DEL', target, in_flight)
+  redis.call('ZREM', known, ARGV[10])
+  return 1
+end
 redis.call('HSET', target, 'probe_until', '0')
+redis.call('HDEL', target, 'probe')
 if outcome == 'success' then
   redis.call('HSET', target, 'state', 'closed', 'cf', '0', 'sr', tostring(ewma(success_rate, 1)))
   if ARGV[3] ~= '' then
