@@ -112,7 +112,7 @@ class Metrics:
         self.attempts = _Labelled(
             Counter(
                 "llm_router_upstream_attempts",
-                "Upstream attempts, by target and outcome (success, failure, rate_limited, neutral).",
+                "Upstream attempts, by target and outcome (success, failure, rate_limited, neutral, not_found).",
                 ["target", "outcome"],
                 registry=registry,
             )
