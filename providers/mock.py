@@ -68,6 +68,7 @@ SCENARIOS = ("text", "tool", "parallel", "noargs", "rate-limited", "server-error
 _QUOTED = re.compile(r"""'([^']+)'|"([^"]+)\"""")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _json = msgspec.json.Encoder()
+_MAX_EXAMPLE_DEPTH = 16
 
 
 class MockSettings(ProviderSettings):
@@ -247,14 +248,21 @@ class _Hints:
         )
 
 
-def _example(schema: dict[str, Any], hints: _Hints, root: dict[str, Any] | None = None) -> Any:
-    """A value valid against a (tool parameters or response format) JSON schema."""
+def _example(schema: dict[str, Any], hints: _Hints, root: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """A value valid against a (tool parameters or response format) JSON schema.
+
+    A schema that requires itself (`{"$ref": "#"}` as a required property) has no finite valid value: past
+    `_MAX_EXAMPLE_DEPTH` levels the example stops with an empty object rather than recurse forever.
+    """
     root = root if root is not None else schema
+    if depth > _MAX_EXAMPLE_DEPTH:
+        return {}
+    depth += 1
     if "$ref" in schema:
         target: Any = root
         for part in str(schema["$ref"]).lstrip("#/").split("/"):
             target = target.get(part, {}) if part else target
-        return _example(target, hints, root)
+        return _example(target, hints, root, depth)
     if "default" in schema:
         return schema["default"]
     if "const" in schema:
@@ -264,16 +272,16 @@ def _example(schema: dict[str, Any], hints: _Hints, root: dict[str, Any] | None 
     for key in ("anyOf", "oneOf", "allOf"):
         options = [option for option in schema.get(key, ()) if option.get("type") != "null"]
         if options:
-            return _example(options[0], hints, root)
+            return _example(options[0], hints, root, depth)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         properties: dict[str, Any] = schema.get("properties", {})
         required = schema.get("required", list(properties))
-        return {name: _example(sub, hints, root) for name, sub in properties.items() if name in required}
+        return {name: _example(sub, hints, root, depth) for name, sub in properties.items() if name in required}
     if kind == "array":
-        return [_example(schema.get("items", {}), hints, root)]
+        return [_example(schema.get("items", {}), hints, root, depth)]
     if kind == "integer":
         return int(hints.number) if hints.number is not None else schema.get("minimum", 1)
     if kind == "number":

@@ -199,6 +199,20 @@ async def test_tool_without_parameters_gets_an_object(client: Client, scenario: 
         assert json.loads(call["function"]["arguments"]) == {}
 
 
+async def test_a_schema_that_requires_itself_still_gets_arguments(client: Client) -> None:
+    tree = {
+        "type": "function",
+        "function": {
+            "name": "walk",
+            "parameters": {"type": "object", "properties": {"child": {"$ref": "#"}}, "required": ["child"]},
+        },
+    }
+    response = await chat(client, "tool", messages=user("Walk"), tools=[tree])
+
+    (call,) = completion_of(response)["choices"][0]["message"]["tool_calls"]
+    assert "child" in json.loads(call["function"]["arguments"])
+
+
 async def test_parallel_with_one_tool_calls_it_twice(client: Client) -> None:
     response = await chat(client, "parallel", tools=[WEATHER])
 
