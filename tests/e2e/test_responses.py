@@ -21,7 +21,7 @@ from tests.support.openapi import assert_valid
 from tests.support.responses import assert_event_stream, parse_response_sse
 
 if TYPE_CHECKING:
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
