@@ -260,7 +260,9 @@ def admin(router: RouterProcess, method: str, path: str, **kwargs: Any) -> httpx
 
 
 def circuit(router: RouterProcess, target: str) -> dict[str, Any]:
-    states = {entry["target"]: entry for entry in admin(router, "GET", "targets").json()["data"]}
+    states: dict[str, dict[str, Any]] = {
+        entry["target"]: entry for entry in admin(router, "GET", "targets").json()["data"]
+    }
     return states.get(target, {"state": "closed"})
 
 
