@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -260,7 +260,9 @@ def admin(router: RouterProcess, method: str, path: str, **kwargs: Any) -> httpx
 
 
 def circuit(router: RouterProcess, target: str) -> dict[str, Any]:
-    states = {entry["target"]: entry for entry in admin(router, "GET", "targets").json()["data"]}
+    states: dict[str, dict[str, Any]] = {
+        entry["target"]: entry for entry in admin(router, "GET", "targets").json()["data"]
+    }
     return states.get(target, {"state": "closed"})
 
 

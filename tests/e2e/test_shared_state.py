@@ -86,7 +86,7 @@ def circuit(router: RouterProcess, target: str) -> str:
     listing = httpx.get(
         f"{router.root_url}/admin/targets", headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10
     ).json()
-    states = {entry["target"]: entry["state"] for entry in listing["data"]}
+    states: dict[str, str] = {entry["target"]: entry["state"] for entry in listing["data"]}
     return states.get(target, "closed")
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     Client = AsyncTestClient[Litestar]
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -41,7 +41,7 @@ WEATHER = {
         },
     },
 }
-CUSTOMER = {
+CUSTOMER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "create_customer",
@@ -76,7 +76,8 @@ def user(text: str) -> list[dict[str, Any]]:
 
 
 def only_call(body: dict[str, Any]) -> dict[str, Any]:
-    (call,) = body["choices"][0]["message"]["tool_calls"]
+    calls: list[dict[str, Any]] = body["choices"][0]["message"]["tool_calls"]
+    (call,) = calls
     return call
 
 

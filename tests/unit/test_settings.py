@@ -40,7 +40,8 @@ def config(tmp_path: Path) -> Any:
 
 async def ask(make_client: Any, settings: Settings, model: str) -> httpx.Response:
     async with make_client(settings=settings) as client:
-        return await client.post("/v1/chat/completions", json={"model": model, "messages": USER_HI})
+        response: httpx.Response = await client.post("/v1/chat/completions", json={"model": model, "messages": USER_HI})
+        return response
 
 
 # ---------------------------------------------------------------------------------------------- environment
