@@ -81,8 +81,8 @@ async def test_a_backtracking_pattern_does_not_stall_the_worker(router: RouterPr
         guarded_seconds = time.perf_counter() - started
 
     assert answered.status_code == 200
-    assert probe_seconds < 1.0
-    assert guarded_seconds < 2.0
+    assert probe_seconds < 5.0  # a worker stuck in backtracking would take minutes
+    assert guarded_seconds < 5.0
     assert response.status_code == 200, response.text
     # The guard rejected the mock's call, so another target answered.
     assert response.headers["x-llm-router-target"] != "mock/tool"

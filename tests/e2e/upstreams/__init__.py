@@ -13,7 +13,16 @@ from tests.e2e.upstreams.openai_wire import OpenAIWireDialect
 from tests.e2e.upstreams.openrouter import OpenRouterDialect
 from tests.e2e.upstreams.server import Received, StreamEnd, Upstream
 
-__all__ = ["DIALECTS", "Dialect", "OpenAIWireDialect", "Received", "StreamEnd", "Upstream"]
+__all__ = [
+    "DIALECTS",
+    "DeepSeekDialect",
+    "Dialect",
+    "OpenAIWireDialect",
+    "OpenRouterDialect",
+    "Received",
+    "StreamEnd",
+    "Upstream",
+]
 
 DIALECTS: tuple[Dialect, ...] = (
     OpenRouterDialect(),
