@@ -2,12 +2,21 @@
 
     RouterError                     anything that ends a request with an error response
     ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
+    │   ├── InvalidToolDefinition   400  a toolset definition is invalid (its field in `param`)
+    │   └── InvalidToolArguments    400  a tool's arguments do not match its schema (`arguments.<field>`)
     ├── InvalidAPIKey               401  client keys are configured and the request has none of them
     ├── ModelNotAllowed             403  the client's key may not use the model it asked for
     ├── ModelNotFound               404  no provider or model answers to that name
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
+    ├── ToolNotFound                404  no tool or toolset of that name that this client may see
+    ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
+    ├── ToolRateLimited             429  a tool is over its calls per minute (with Retry-After)
+    ├── ToolError                   502  the router got no usable answer from a tool; subclasses say how
+    │   ├── ToolUnreachable         502  could not connect (a refused address included), or it broke
+    │   ├── ToolInvalidResponse     502  the answer is not the tool's protocol, or not its `returns` schema
+    │   └── ToolTimeout             504  no answer within the tool's timeout or the request's deadline
     └── UpstreamError               502  an upstream failed; subclasses say how
         ├── UpstreamRejected        4xx  the upstream refused the client's request (status passed on)
         │   └── UpstreamCannotServe 4xx  this target cannot take this request (no such model here, no
@@ -20,8 +29,9 @@
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
         └── UpstreamProtocolError   502  the upstream answered with something that is not its API
 
-Adapters raise these; the HTTP layer renders them (`app.errors`) and the routing layer reads `retryable`.
-Messages must never contain a secret: adapters scrub upstream text before it gets here.
+Adapters and the tool registry raise these; the HTTP layer renders them (`app.errors`) and the routing
+layer reads `retryable`. Messages must never contain a secret: adapters scrub upstream text before it
+gets here, and tool errors never quote a tool's headers.
 """
 
 from __future__ import annotations
@@ -32,11 +42,20 @@ __all__ = [
     "ClientRateLimited",
     "InvalidAPIKey",
     "InvalidRequest",
+    "InvalidToolArguments",
+    "InvalidToolDefinition",
     "ModelNotAllowed",
     "ModelNotFound",
     "ProviderNotConfigured",
     "RequestTooLarge",
     "RouterError",
+    "ToolError",
+    "ToolInvalidResponse",
+    "ToolNotFound",
+    "ToolRateLimited",
+    "ToolTimeout",
+    "ToolUnreachable",
+    "ToolsetConflict",
     "UpstreamAuthFailed",
     "UpstreamCannotServe",
     "UpstreamConnectionError",
@@ -119,6 +138,59 @@ class ProviderNotConfigured(RouterError):
     status = 503
     type = "server_error"
     default_code = "provider_not_configured"
+
+
+class InvalidToolDefinition(InvalidRequest):
+    default_code = "invalid_tool_definition"
+
+
+class InvalidToolArguments(InvalidRequest):
+    default_code = "invalid_tool_arguments"
+
+
+class ToolNotFound(RouterError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "tool_not_found"
+
+
+class ToolsetConflict(RouterError):
+    status = 409
+    type = "invalid_request_error"
+    default_code = "toolset_exists"
+
+
+class ToolRateLimited(RouterError):
+    """A tool's own calls-per-minute limit; the caller should wait `retry_after` seconds."""
+
+    status = 429
+    type = "rate_limit_error"
+    default_code = "tool_rate_limited"
+    retryable = True
+
+
+class ToolError(RouterError):
+    """The router's side of a tool call failed: no answer, or one it cannot use."""
+
+    status = 502
+    type = "server_error"
+    default_code = "tool_error"
+    retryable = True
+
+
+class ToolUnreachable(ToolError):
+    default_code = "tool_unreachable"
+
+
+class ToolInvalidResponse(ToolError):
+    default_code = "tool_invalid_response"
+    retryable = False
+
+
+class ToolTimeout(ToolError):
+    status = 504
+    type = "timeout_error"
+    default_code = "tool_timeout"
 
 
 class UpstreamError(RouterError):
