@@ -10,28 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import msgspec
-from litestar import Request, Response, get
-from litestar.params import FromPath
-
-from app.access.gate import admit
-from app.context import current
-from app.services import services
-from providers.errors import ModelNotFound, UpstreamError
-from providers.schema import Model, ModelList
+from providers.errors import UpstreamError
+from providers.schema import Model
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from providers.base import ModelInfo, Provider
 
-__all__ = ["ModelCatalog", "list_models", "retrieve_model"]
+__all__ = ["ModelCatalog"]
 
 log = logging.getLogger(__name__)
 
-_encoder = msgspec.json.Encoder()
 _RETRY_FAILED_LIST_AFTER = 30.0
 
 
@@ -109,29 +101,3 @@ class ModelCatalog:
             index, ttl = (cached[1] if cached else {}), min(ttl, _RETRY_FAILED_LIST_AFTER)
         self._cache[provider.name] = (time.monotonic() + ttl, index)
         return index
-
-
-@get("/v1/models")
-async def list_models(request: Request[Any, Any, Any]) -> Response[bytes]:
-    found = services(request)
-    await admit(found.limiter)
-    models = await _visible_models(found.catalog, found.planner.aliases())
-    return Response(_encoder.encode(ModelList(data=models)), media_type="application/json")
-
-
-@get("/v1/models/{model_id:path}")
-async def retrieve_model(request: Request[Any, Any, Any], model_id: FromPath[str]) -> Response[bytes]:
-    model_id = model_id.lstrip("/")
-    found = services(request)
-    await admit(found.limiter)
-    for model in await _visible_models(found.catalog, found.planner.aliases()):
-        if model.id == model_id:
-            return Response(_encoder.encode(model), media_type="application/json")
-    raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
-
-
-async def _visible_models(catalog: ModelCatalog, aliases: list[str]) -> list[Model]:
-    """The models the current client may use: all of them on an open router."""
-    models = await catalog.models(aliases)
-    client = current().client
-    return models if client is None else [model for model in models if client.allows(model.id)]

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from app.access.keys import ClientKey
     from app.access.limits import Quota
-    from providers.schema import ChatCompletion
 
 __all__ = ["RequestContext", "active", "close", "current", "opened"]
 
@@ -73,14 +72,10 @@ class RequestContext:
         self.target = target
 
     def count_usage(self, usage: Usage | UnsetType | None) -> None:
+        """Add one turn's usage: an answer made of several turns bills all of them."""
         if isinstance(usage, Usage):
-            self.prompt_tokens = usage.prompt_tokens
-            self.completion_tokens = usage.completion_tokens
-
-    def count_completion(self, completion: ChatCompletion) -> None:
-        """Usage and tool calls of a whole (non-streamed) answer."""
-        self.count_usage(completion.usage)
-        self.tool_calls = sum(len(choice.message.tool_calls or ()) for choice in completion.choices)
+            self.prompt_tokens = (self.prompt_tokens or 0) + (usage.prompt_tokens or 0)
+            self.completion_tokens = (self.completion_tokens or 0) + (usage.completion_tokens or 0)
 
 
 _current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("llm_router_request", default=None)

@@ -1,93 +1,129 @@
-"""The one place errors become HTTP responses, always in OpenAI's error envelope.
+"""The one place errors become what a client sees, for every endpoint and every way of answering.
 
-`{"error": {"message", "type", "param", "code"}}`, with the status a client can act on, and
-`x-should-retry: false` where sending the same request again cannot help (OpenAI's SDKs read it and
-otherwise retry every 5xx). Anything unexpected is logged with its traceback and answered with a plain
-500 envelope: no stack trace ever reaches a client.
+Every failure is, or is first turned into, an error from the tree in `providers.errors`, and rendered by
+`render_error` as OpenAI's envelope, `{"error": {"message", "type", "param", "code"}}`, with the status a
+client can act on, `Retry-After` when waiting helps, and `x-should-retry: false` where sending the same
+request again cannot help (OpenAI's SDKs read it and otherwise retry every 5xx). The same rendering serves a
+plain HTTP answer (`error_response`), the client-key gate below the framework (`send_error`), an error event
+in a chat stream (`ErrorRendering.body`) and the Responses API's `error` event and failed response
+(`responses_error_code`). Anything unexpected is logged with its traceback and answered as an
+`InternalError`: no stack trace ever reaches a client.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Response
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 
-from providers.errors import RouterError
+from providers.errors import (
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    RequestTooLarge,
+    RouteNotFound,
+    RouterError,
+)
 
 if TYPE_CHECKING:
     from litestar import Request
+    from litestar.types import Send
 
-__all__ = ["error_body", "error_response", "exception_handlers"]
+__all__ = [
+    "ErrorRendering",
+    "as_router_error",
+    "error_response",
+    "exception_handlers",
+    "render_error",
+    "responses_error_code",
+    "send_error",
+]
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
-
-_STATUS_TYPES = {
-    400: ("invalid_request_error", "invalid_request"),
-    401: ("authentication_error", "invalid_api_key"),
-    403: ("permission_error", "permission_denied"),
-    404: ("invalid_request_error", "not_found"),
-    405: ("invalid_request_error", "method_not_allowed"),
-    413: ("invalid_request_error", "request_too_large"),
-    415: ("invalid_request_error", "unsupported_media_type"),
-    429: ("rate_limit_error", "rate_limit_exceeded"),
-}
+_JSON = (b"content-type", b"application/json")
 
 
-def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> bytes:
-    return _encoder.encode({"error": {"message": message, "type": type_, "param": param, "code": code}})
+class _Envelope(msgspec.Struct):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
 
 
-def router_error_body(exc: RouterError) -> bytes:
-    return error_body(exc.message, exc.type, exc.param, exc.code)
+class _ErrorEnvelope(msgspec.Struct):
+    error: _Envelope
 
 
-def error_response(exc: RouterError) -> Response[bytes]:
+@dataclass(frozen=True, slots=True)
+class ErrorRendering:
+    """An error as the client will see it: status, headers and the JSON envelope."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def render_error(exc: RouterError) -> ErrorRendering:
+    """Render an error of the tree: the one function every endpoint's errors go through."""
     headers: dict[str, str] = {}
     if exc.retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
     if not exc.retryable and exc.http_status >= 500:
         headers["x-should-retry"] = "false"
-    return Response(router_error_body(exc), status_code=exc.http_status, media_type="application/json", headers=headers)
+    body = _encoder.encode(_ErrorEnvelope(_Envelope(exc.message, exc.type, exc.param, exc.code)))
+    return ErrorRendering(exc.http_status, headers, body)
 
 
-def _router_error(_: Request[Any, Any, Any], exc: RouterError) -> Response[bytes]:
-    if exc.http_status >= 500:
-        log.warning("request failed: %s", exc.message)
-    return error_response(exc)
-
-
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
-    status = exc.status_code
-    if status >= 500:
-        return _unexpected(request, exc)
-    type_, code = _STATUS_TYPES.get(status, ("invalid_request_error", None))
+def as_router_error(exc: BaseException, method: str = "", path: str = "") -> RouterError:
+    """Any exception as an error of the tree; an unexpected one is logged with its traceback here."""
+    if isinstance(exc, RouterError):
+        return exc
+    # The framework's own refusals, before any handler ran.
     if isinstance(exc, NotFoundException):
-        message = f"Unknown request URL: {request.method} {request.url.path}."
-    elif status == 413:
-        message = "The request body is larger than this router accepts (max_request_bytes)."
-    else:
-        message = exc.detail
-    return Response(
-        error_body(message, type_, None, code),
-        status_code=status,
-        media_type="application/json",
-        headers=exc.headers or {},
-    )
-
-
-def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+        return RouteNotFound(f"Unknown request URL: {method} {path}.")
+    if isinstance(exc, MethodNotAllowedException):
+        return MethodNotAllowed(f"The endpoint {path} does not accept {method}.")
+    if isinstance(exc, HTTPException) and exc.status_code == 413:
+        return RequestTooLarge("The request body is larger than this router accepts (max_request_bytes).")
+    if isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
+        return InvalidRequest(exc.detail, status=exc.status_code, code=_HTTP_CODES.get(exc.status_code))
     log.error("unexpected error while serving a request", exc_info=exc)
-    return Response(
-        error_body("The router failed to handle this request.", "server_error", None, "internal_error"),
-        status_code=500,
-        media_type="application/json",
-    )
+    return InternalError("The router failed to handle this request.")
 
 
-exception_handlers = {RouterError: _router_error, HTTPException: _http_error, Exception: _unexpected}
+_HTTP_CODES = {415: "unsupported_media_type"}
+
+
+def error_response(exc: RouterError) -> Response[bytes]:
+    rendered = render_error(exc)
+    return Response(rendered.body, status_code=rendered.status, media_type="application/json", headers=rendered.headers)
+
+
+async def send_error(send: Send, exc: RouterError) -> None:
+    """Answer with `exc` straight on the ASGI channel, for code that runs below the framework."""
+    rendered = render_error(exc)
+    headers = [_JSON, *((name.encode(), value.encode()) for name, value in rendered.headers.items())]
+    await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
+    await send({"type": "http.response.body", "body": rendered.body, "more_body": False})
+
+
+def responses_error_code(exc: RouterError) -> str:
+    """The code a failed Responses-API response carries: its `error.code` takes a few values only."""
+    return "rate_limit_exceeded" if exc.http_status == 429 else "server_error"
+
+
+def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    error = as_router_error(exc, request.method, request.url.path)
+    if error.http_status >= 500 and not isinstance(error, InternalError):
+        log.warning("request failed: %s", error.message)
+    return error_response(error)
+
+
+exception_handlers = {Exception: _handle}

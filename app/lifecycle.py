@@ -1,39 +1,20 @@
-"""Readiness and shutdown: whether this worker should get traffic, and how it stops.
-
-`GET /health` (liveness) answers as soon as the process serves HTTP. `GET /ready` (readiness) answers 200
-once the worker has started, with `"redis": "down"` and status `degraded` when Redis is configured but
-unreachable (the router still serves, on local state), and 503 once shutdown has begun.
+"""A worker's phases (starting, serving, draining) and how it stops; `GET /ready` reports them.
 
 On SIGTERM the server (granian) stops accepting connections and lets the requests and streams already in
 flight finish; `llm-router serve` bounds that by `shutdown_timeout`, after which the workers are stopped
-regardless. Then the lifespan below runs its shutdown: it waits (within the same deadline) for anything the
-server handed over still running, and closes Redis and the worker's metrics files.
+regardless. Then the app's lifespan (`app.server`) runs its shutdown: `drain` waits (within the same
+deadline) for anything the server handed over still running, then Redis and the worker's metrics files are
+closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
 
-import msgspec
-from litestar import Request, Response, get
-
-from app.services import services
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from litestar import Litestar
-
-    from app.services import Services
-
-__all__ = ["Lifecycle", "readiness", "serving"]
+__all__ = ["Lifecycle"]
 
 log = logging.getLogger(__name__)
-
-_encoder = msgspec.json.Encoder()
 
 
 class Lifecycle:
@@ -64,32 +45,3 @@ class Lifecycle:
             except TimeoutError:
                 pass
         return self.in_flight
-
-
-@asynccontextmanager
-async def serving(app: Litestar) -> AsyncIterator[None]:
-    """The worker's lifespan: connect shared state on start; drain, then disconnect, on shutdown."""
-    found: Services = app.state.services
-    await found.shared.start()
-    found.lifecycle.started = True
-    try:
-        yield
-    finally:
-        grace = found.settings.shutdown_timeout
-        if left := await found.lifecycle.drain(grace):
-            log.warning("shutting down with %d requests still in flight after %s s", left, grace)
-        await found.shared.close()
-        found.metrics.process_ended()
-
-
-@get("/ready", include_in_schema=False)
-async def readiness(request: Request[Any, Any, Any]) -> Response[bytes]:
-    found = services(request)
-    lifecycle = found.lifecycle
-    if lifecycle.draining or not lifecycle.started:
-        status = "shutting down" if lifecycle.draining else "starting"
-        return Response(_encoder.encode({"status": status}), status_code=503, media_type="application/json")
-    body: dict[str, str] = {"status": "ready"}
-    if found.shared.redis is not None:
-        body = {"status": "degraded", "redis": "down"} if found.shared.degraded else {"status": "ready", "redis": "up"}
-    return Response(_encoder.encode(body), media_type="application/json")

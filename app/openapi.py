@@ -12,11 +12,10 @@ from importlib import resources
 
 import msgspec
 import yaml
-from litestar import Response, get
 
 from app import __version__
 
-__all__ = ["description", "openapi_document"]
+__all__ = ["description"]
 
 
 @functools.cache
@@ -26,8 +25,3 @@ def description() -> bytes:
     document = yaml.safe_load(text)
     document["info"]["version"] = __version__
     return msgspec.json.encode(document)
-
-
-@get("/openapi.json", include_in_schema=False)
-async def openapi_document() -> Response[bytes]:
-    return Response(description(), media_type="application/json")

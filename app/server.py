@@ -1,34 +1,43 @@
-"""The application factory: one call builds the whole server from settings, with no import-time state."""
+"""The application factory: one call builds the whole server from settings, with no import-time state.
+
+`create_app` is the composition root: it builds each domain object once per worker (providers, catalog,
+planner, router, answer pipeline, shared state, keys, metrics), hands them to the HTTP handlers by
+dependency injection, and wraps the app in the middleware that sees every request (telemetry, then the
+client-key gate).
+"""
 
 from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import msgspec
 from httpx_aiohttp import AiohttpTransport
-from litestar import Litestar, Response, get
+from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.di import Provide
 
 from app.access import KeyRing
+from app.access.admin import AdminGuard
 from app.access.gate import ClientGate
-from app.admin import reset_targets, target_health
-from app.catalog import ModelCatalog, list_models, retrieve_model
-from app.chat import create_chat_completion
+from app.api.admin import reset_targets, target_health
+from app.api.chat import create_chat_completion
+from app.api.models import list_models, retrieve_model
+from app.api.operations import health, metrics_endpoint, openapi_document, readiness
+from app.api.responses import create_response, delete_response, retrieve_response
+from app.catalog import ModelCatalog
 from app.errors import exception_handlers
-from app.lifecycle import Lifecycle, readiness, serving
-from app.openapi import openapi_document
+from app.lifecycle import Lifecycle
+from app.pipeline import AnswerPipeline
 from app.registry import build_providers
-from app.responses.handlers import create_response, delete_response, retrieve_response
-from app.routing import Planner, Router
+from app.routing import Planner
+from app.routing import Router as ModelRouter
 from app.services import Services
 from app.settings import load_settings
 from app.shared import SharedState
 from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
 from app.telemetry.logs import configured_secrets
-from app.telemetry.metrics import metrics_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -38,12 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["app_from_environment", "create_app"]
 
-_HEALTHY = msgspec.json.encode({"status": "ok"})
-
-
-@get("/health", include_in_schema=False)
-async def health() -> Response[bytes]:
-    return Response(_HEALTHY, media_type="application/json")
+log = logging.getLogger(__name__)
 
 
 def upstream_transport(settings: Settings) -> httpx.AsyncBaseTransport:
@@ -69,9 +73,11 @@ def create_app(
     planner = Planner(providers, catalog, settings)
     metrics = Metrics(redis=settings.redis_url is not None)
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
+    router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
     services = Services(
         settings=settings,
-        router=Router(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics)),
+        router=router,
+        pipeline=AnswerPipeline(router, shared.limiter),
         planner=planner,
         catalog=catalog,
         board=shared.board,
@@ -85,7 +91,21 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def close_upstream_transport(_: Litestar) -> AsyncIterator[None]:
+    async def serving(_: Litestar) -> AsyncIterator[None]:
+        """Connect shared state on start; on shutdown, drain requests, then disconnect."""
+        await shared.start()
+        services.lifecycle.started = True
+        try:
+            yield
+        finally:
+            grace = settings.shutdown_timeout
+            if left := await services.lifecycle.drain(grace):
+                log.warning("shutting down with %d requests still in flight after %s s", left, grace)
+            await shared.close()
+            metrics.process_ended()
+
+    @asynccontextmanager
+    async def close_upstream(_: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
@@ -93,26 +113,27 @@ def create_app(
             if transport is None:
                 await upstream.aclose()
 
+    admin_key = settings.admin_key
     app = Litestar(
         route_handlers=[
             create_chat_completion,
+            create_response,
+            retrieve_response,
+            delete_response,
             list_models,
             retrieve_model,
             health,
             readiness,
-            metrics_endpoint,
             openapi_document,
-            target_health,
-            reset_targets,
-            create_response,
-            retrieve_response,
-            delete_response,
+            Router("/", route_handlers=[metrics_endpoint], guards=[AdminGuard(admin_key, loopback_open=True)]),
+            Router("/admin", route_handlers=[target_health, reset_targets], guards=[AdminGuard(admin_key)]),
         ],
+        dependencies=_dependencies(services),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_bytes,
         state=State({"services": services}),
         # Exited in reverse order: requests drain before the upstream client closes.
-        lifespan=[close_upstream_transport, serving],
+        lifespan=[close_upstream, serving],
         openapi_config=None,
         logging_config=None,
     )
@@ -121,6 +142,29 @@ def create_app(
     gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
     app.asgi_handler = RequestObserver(gate, metrics, services.lifecycle)
     return app
+
+
+def _dependencies(services: Services) -> dict[str, Provide]:
+    """What handlers may ask for by parameter name: the worker's domain objects, made once."""
+    provided: dict[str, Any] = {
+        "pipeline": services.pipeline,
+        "responses": services.responses,
+        "limiter": services.limiter,
+        "catalog": services.catalog,
+        "planner": services.planner,
+        "board": services.board,
+        "lifecycle": services.lifecycle,
+        "shared": services.shared,
+        "metrics": services.metrics,
+    }
+    return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False) for name, value in provided.items()}
+
+
+def _constant(value: object) -> Any:
+    def provide() -> object:
+        return value
+
+    return provide
 
 
 def app_from_environment() -> Litestar:

@@ -1,16 +1,15 @@
-"""What request handlers share: built once per process by `create_app`, reached through the app state."""
+"""What a worker is made of: the domain objects `create_app` builds once per process and injects into handlers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from litestar import Request
-
     from app.access import KeyRing, RateLimiter
     from app.catalog import ModelCatalog
     from app.lifecycle import Lifecycle
+    from app.pipeline import AnswerPipeline
     from app.responses.store import ResponseStore
     from app.routing import HealthBoard, Planner, Router
     from app.settings import Settings
@@ -18,13 +17,14 @@ if TYPE_CHECKING:
     from app.telemetry.logs import Redactor
     from app.telemetry.metrics import Metrics
 
-__all__ = ["Services", "services"]
+__all__ = ["Services"]
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
     router: Router
+    pipeline: AnswerPipeline
     planner: Planner
     catalog: ModelCatalog
     board: HealthBoard
@@ -35,8 +35,3 @@ class Services:
     metrics: Metrics
     lifecycle: Lifecycle
     redactor: Redactor
-
-
-def services(request: Request[Any, Any, Any]) -> Services:
-    found: Services = request.app.state.services
-    return found

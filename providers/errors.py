@@ -4,15 +4,22 @@
     ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
     │   ├── InvalidToolDefinition   400  a toolset definition is invalid (its field in `param`)
     │   └── InvalidToolArguments    400  a tool's arguments do not match its schema (`arguments.<field>`)
-    ├── InvalidAPIKey               401  client keys are configured and the request has none of them
-    ├── ModelNotAllowed             403  the client's key may not use the model it asked for
-    ├── ModelNotFound               404  no provider or model answers to that name
+    ├── InvalidAPIKey               401  a client or admin key is required and the request has none of them
+    ├── PermissionDenied            403  the key is known but may not do this
+    │   ├── ModelNotAllowed         403  the client's key may not use the model it asked for
+    │   └── AdminDisabled           403  the admin endpoints are off (no admin key is configured)
+    ├── NotFound                    404  nothing answers to that name
+    │   ├── ModelNotFound           404  no provider or model answers to that name
+    │   ├── ResponseNotFound        404  no stored response has that id (for this client)
+    │   ├── ToolNotFound            404  no tool or toolset of that name that this client may see
+    │   └── RouteNotFound           404  no endpoint at that URL
+    ├── MethodNotAllowed            405  the endpoint exists, not with that method
+    ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
-    ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
-    ├── ToolNotFound                404  no tool or toolset of that name that this client may see
-    ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
     ├── ToolRateLimited             429  a tool is over its calls per minute (with Retry-After)
+    ├── InternalError               500  the router itself failed (logged with its traceback, never shown)
+    ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
     ├── ToolError                   502  the router got no usable answer from a tool; subclasses say how
     │   ├── ToolUnreachable         502  could not connect (a refused address included), or it broke
     │   ├── ToolInvalidResponse     502  the answer is not the tool's protocol, or not its `returns` schema
@@ -29,8 +36,8 @@
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
         └── UpstreamProtocolError   502  the upstream answered with something that is not its API
 
-Adapters and the tool registry raise these; the HTTP layer renders them (`app.errors`) and the routing
-layer reads `retryable`. Messages must never contain a secret: adapters scrub upstream text before it
+Adapters raise these; the routing layer reads `retryable`; `app.errors` renders every one of them, for
+every endpoint, the same way. Messages must never contain a secret: adapters scrub upstream text before it
 gets here, and tool errors never quote a tool's headers.
 """
 
@@ -39,15 +46,22 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AdminDisabled",
     "ClientRateLimited",
+    "InternalError",
     "InvalidAPIKey",
     "InvalidRequest",
     "InvalidToolArguments",
     "InvalidToolDefinition",
+    "MethodNotAllowed",
     "ModelNotAllowed",
     "ModelNotFound",
+    "NotFound",
+    "PermissionDenied",
     "ProviderNotConfigured",
     "RequestTooLarge",
+    "ResponseNotFound",
+    "RouteNotFound",
     "RouterError",
     "ToolError",
     "ToolInvalidResponse",
@@ -107,10 +121,48 @@ class InvalidAPIKey(RouterError):
     default_code = "invalid_api_key"
 
 
-class ModelNotAllowed(RouterError):
+class PermissionDenied(RouterError):
     status = 403
     type = "permission_error"
+    default_code = "permission_denied"
+
+
+class ModelNotAllowed(PermissionDenied):
     default_code = "model_not_allowed"
+
+
+class AdminDisabled(PermissionDenied):
+    default_code = "admin_disabled"
+
+
+class NotFound(RouterError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    default_code = "model_not_found"
+
+
+class ResponseNotFound(NotFound):
+    pass
+
+
+class RouteNotFound(NotFound):
+    pass
+
+
+class MethodNotAllowed(RouterError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class RequestTooLarge(RouterError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "request_too_large"
 
 
 class ClientRateLimited(RouterError):
@@ -122,16 +174,13 @@ class ClientRateLimited(RouterError):
     retryable = True
 
 
-class ModelNotFound(RouterError):
-    status = 404
-    type = "invalid_request_error"
-    default_code = "model_not_found"
+class InternalError(RouterError):
+    """The router failed in a way it did not expect; the cause is logged, never shown to the client."""
 
-
-class RequestTooLarge(RouterError):
-    status = 413
-    type = "invalid_request_error"
-    default_code = "request_too_large"
+    status = 500
+    type = "server_error"
+    default_code = "internal_error"
+    retryable = True
 
 
 class ProviderNotConfigured(RouterError):
@@ -148,9 +197,7 @@ class InvalidToolArguments(InvalidRequest):
     default_code = "invalid_tool_arguments"
 
 
-class ToolNotFound(RouterError):
-    status = 404
-    type = "invalid_request_error"
+class ToolNotFound(NotFound):
     default_code = "tool_not_found"
 
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from litestar.enums import ScopeType
 
 from app.context import current
-from app.errors import error_body
-from providers.errors import ClientRateLimited, ModelNotAllowed
+from app.errors import send_error
+from providers.errors import ClientRateLimited, InvalidAPIKey, ModelNotAllowed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -39,14 +39,6 @@ __all__ = ["ClientGate", "admit", "estimate_tokens", "presented_key", "quota_hea
 
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
 _ADMIN = "/admin/"
-_JSON = [(b"content-type", b"application/json")]
-_MISSING = error_body(
-    "Missing API key: send the key you were given as `Authorization: Bearer <key>`.",
-    "authentication_error",
-    None,
-    "invalid_api_key",
-)
-_INVALID = error_body("Incorrect API key provided.", "authentication_error", None, "invalid_api_key")
 _REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
 _TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 
@@ -67,7 +59,7 @@ class ClientGate:
         presented = presented_key(scope["headers"])
         key = self.keys.authenticate(presented)
         if key is None or presented is None:
-            await _refuse(send, _MISSING if presented is None else _INVALID)
+            await send_error(send, _missing() if presented is None else _incorrect())
             return
         self.redactor.learn(key.name, presented)
         context = current()
@@ -175,6 +167,9 @@ def _exempt(path: str) -> bool:
     return path in _OPEN or path.startswith(_ADMIN)
 
 
-async def _refuse(send: Send, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": 401, "headers": _JSON})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+def _missing() -> InvalidAPIKey:
+    return InvalidAPIKey("Missing API key: send the key you were given as `Authorization: Bearer <key>`.")
+
+
+def _incorrect() -> InvalidAPIKey:
+    return InvalidAPIKey("Incorrect API key provided.")

@@ -1,4 +1,4 @@
-"""Normalised chat chunks to Responses stream events, in OpenAI's order and numbering.
+"""Answer events to Responses stream events, in OpenAI's order and numbering.
 
     response.created, response.in_progress
     for each output item, in `output_index` order of appearance:
@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 
 import msgspec
 
+from app.errors import responses_error_code
+from app.pipeline import events as answer
+from app.pipeline.answer import add_usage
 from app.responses.events import (
     ContentPartAdded,
     ContentPartDone,
@@ -63,8 +66,10 @@ from app.responses.items import (
 from app.responses.wire import ResponseError, ResponseObject, new_id
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from providers.errors import RouterError
-    from providers.schema import ChatCompletionChunk, ToolCallDelta, Usage
+    from providers.schema import Usage
 
 __all__ = ["ResponseEventWriter"]
 
@@ -123,39 +128,43 @@ class _Call:
 
 
 class ResponseEventWriter:
-    """Turns one answer's normalised chunks into events; `response` is the final object once finished."""
+    """Turns one answer's events into Responses events; `response` is the final object once finished."""
 
     def __init__(self, response: ResponseObject) -> None:
         self.response = response
         self._sequence = 0
         self._started = False
         self._open: _OpenItem | None = None
-        self._calls: dict[int, _Call] = {}
+        self._turn = 0
+        self._calls: dict[tuple[int, int], _Call] = {}
         self._done: dict[int, OutputItem] = {}
         self._next_output_index = 0
         self._has_message = False
         self._finish_reason: str | None = None
         self._usage: Usage | None = None
 
-    def feed(self, chunk: ChatCompletionChunk) -> list[Event]:
-        """The events for one normalised chunk (the first chunk also starts the response)."""
-        events = self._start(chunk.model)
-        if chunk.usage:
-            self._usage = chunk.usage
-        for choice in chunk.choices:
-            if choice.index != 0:
+    def feed(self, batch: Iterable[answer.AnswerEvent]) -> list[Event]:
+        """The Responses events for one batch of answer events (the first batch also starts the response)."""
+        events: list[Event] = []
+        for event in batch:
+            if isinstance(event, answer.TurnStarted):
+                # Tool calls are numbered per turn: a later turn's call 0 is a new call.
+                self._turn += 1
+                events += self._start(event.model)
+            elif getattr(event, "choice", 0) != 0:
                 continue  # the Responses API has no `n`: only the first choice was asked for
-            delta = choice.delta
-            if delta.reasoning_content:
-                events += self._append("reasoning", "reasoning", delta.reasoning_content)
-            if delta.content:
-                events += self._append("message", "text", delta.content)
-            if delta.refusal:
-                events += self._append("message", "refusal", delta.refusal)
-            for call in delta.tool_calls or ():
-                events += self._call_delta(call)
-            if choice.finish_reason is not None:
-                self._finish_reason = choice.finish_reason
+            elif isinstance(event, answer.TextDelta):
+                events += self._append("message", "text", event.text)
+            elif isinstance(event, answer.ToolCallStarted | answer.ToolCallDelta):
+                events += self._call_delta(event)
+            elif isinstance(event, answer.ReasoningDelta):
+                events += self._append("reasoning", "reasoning", event.text)
+            elif isinstance(event, answer.RefusalDelta):
+                events += self._append("message", "refusal", event.text)
+            elif isinstance(event, answer.ChoiceFinished):
+                self._finish_reason = event.finish_reason
+            elif isinstance(event, answer.TurnUsage):
+                self._usage = add_usage(self._usage, event.usage)
         return events
 
     def finish(self) -> list[Event]:
@@ -182,11 +191,10 @@ class ResponseEventWriter:
     def fail(self, error: RouterError) -> list[Event]:
         """The events that end a failed answer: `response.failed` with what was produced, then `error`."""
         events = self._start(None)
-        code = "rate_limit_exceeded" if error.http_status == 429 else "server_error"
         self.response = msgspec.structs.replace(
             self.response,
             status="failed",
-            error=ResponseError(code=code, message=error.message),
+            error=ResponseError(code=responses_error_code(error), message=error.message),
             output=self._partial_output(),
         )
         events.append(ResponseFailed(sequence_number=self._next(), response=self.response))
@@ -316,30 +324,27 @@ class ResponseEventWriter:
 
     # ------------------------------------------------------------------------------------------ tool calls
 
-    def _call_delta(self, delta: ToolCallDelta) -> list[Event]:
+    def _call_delta(self, event: answer.ToolCallStarted | answer.ToolCallDelta) -> list[Event]:
         events: list[Event] = []
-        index = delta.index if isinstance(delta.index, int) else len(self._calls)
-        call = self._calls.get(index)
+        key = (self._turn, event.index)
+        call = self._calls.get(key)
         if call is None:
             events += self._close_open("completed")
-            call = _Call(id=new_id("fc"), call_id=delta.id or new_id("call"))
-            self._calls[index] = call
-        function = delta.function or None
-        name = function.name if function else None
-        arguments = function.arguments if function else None
-        if name and call.name is None:
-            call.name = name
-        if arguments:
-            call.arguments.append(arguments)
+            call_id = event.id if isinstance(event, answer.ToolCallStarted) else new_id("call")
+            call = self._calls[key] = _Call(id=new_id("fc"), call_id=call_id)
+        if event.name and call.name is None:
+            call.name = event.name
+        if event.arguments:
+            call.arguments.append(event.arguments)
         if call.output_index is None and call.name is not None:
             events += self._announce(call)
-        elif call.output_index is not None and arguments:
+        elif call.output_index is not None and event.arguments:
             events.append(
                 FunctionCallArgumentsDelta(
                     sequence_number=self._next(),
                     item_id=call.id,
                     output_index=call.output_index,
-                    delta=arguments,
+                    delta=event.arguments,
                 )
             )
         return events

@@ -1,4 +1,4 @@
-"""Prometheus metrics: what the router counts, and `GET /metrics`, which exposes them.
+"""Prometheus metrics: what the router counts (`GET /metrics` exposes them, `app.api.operations`).
 
     llm_router_requests_total{route, model, status}                 HTTP requests answered
     llm_router_request_duration_seconds{route}                      whole requests, to the end of a stream
@@ -27,23 +27,19 @@ Recording is on every request's path, so labelled children are looked up once an
 
 from __future__ import annotations
 
-import ipaddress
 import os
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from litestar import Request, Response, get
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from app.admin import authorise
 from app.routing import CircuitState
-from app.services import services
 
 if TYPE_CHECKING:
     from app.context import RequestContext
     from app.routing import Outcome, TargetStatus
 
-__all__ = ["MULTIPROCESS_ENV", "Metrics", "metrics_endpoint"]
+__all__ = ["MULTIPROCESS_ENV", "Metrics"]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -226,23 +222,3 @@ class Metrics:
         """Drop this worker's live gauges from the shared directory (it is going away)."""
         if self.multiprocess:
             prometheus_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-@get("/metrics", include_in_schema=False)
-async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Open to scrapers on the same host; from anywhere else it needs the admin key."""
-    if not _from_loopback(request) and (denied := authorise(request)) is not None:
-        return denied
-    found = services(request)
-    found.metrics.targets_seen(await found.board.snapshot())
-    return Response(found.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
-
-
-def _from_loopback(request: Request[Any, Any, Any]) -> bool:
-    client = request.client
-    if client is None:
-        return False
-    try:
-        return ipaddress.ip_address(client.host).is_loopback
-    except ValueError:
-        return False

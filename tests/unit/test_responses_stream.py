@@ -1,4 +1,4 @@
-"""Chat chunks to Responses stream events: the order, the numbering, the items they build, and failures."""
+"""Upstream chunks, as answer events, to Responses stream events: the order, the numbering, the items they build, and failures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.normalise import StreamNormaliser
+from app.pipeline.normalise import ChunkNormaliser
 from app.responses.decode import decode_request
 from app.responses.events import ResponseCreated, encode_event
 from app.responses.from_chat import new_response, response_from_completion
@@ -46,17 +46,15 @@ def writer() -> ResponseEventWriter:
 def run(chunks: list[dict[str, Any]], *, error: UpstreamError | None = None) -> list[dict[str, Any]]:
     """The events for an upstream's chunks, normalised as the handler normalises them; then the end of the
     stream, or `error` after the last chunk."""
-    events_writer, normaliser = writer(), StreamNormaliser(include_usage=True)
+    events_writer, normaliser = writer(), ChunkNormaliser()
     events = []
     for raw in chunks:
-        out = normaliser.feed(_chunk.decode(json.dumps(raw)))
-        if out is not None:
-            events += events_writer.feed(out)
+        events += events_writer.feed(normaliser.feed(_chunk.decode(json.dumps(raw))))
     if error is not None:
         events += events_writer.fail(error)
     else:
-        for out in normaliser.finish():
-            events += events_writer.feed(out)
+        for batch in normaliser.finish():
+            events += events_writer.feed(batch)
         events += events_writer.finish()
     return [json.loads(msgspec.json.encode(event)) for event in events]
 

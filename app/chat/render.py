@@ -1,0 +1,164 @@
+"""Answer events as OpenAI chat completion chunks: the server-sent events of `/v1/chat/completions`.
+
+One batch of events (what one upstream chunk said) becomes one chunk, so the client sees the upstream's
+pacing, rewritten to OpenAI's invariants: every chunk carries the answer's first id, creation time and
+model; a choice's role appears once, in its opening delta; a tool call's id, type and name only in its
+first delta; usage, when the client asked for it (`stream_options.include_usage`), once, as a final chunk
+with `choices: []`, summed over every turn; `data: [DONE]` last. A failure after the stream began ends it
+with an error event in OpenAI's envelope (which the SDKs raise), never with a clean finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from app.errors import render_error
+from app.pipeline.answer import add_usage
+from app.pipeline.events import (
+    ChoiceFinished,
+    ChoiceStarted,
+    Logprobs,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStarted,
+    TurnMeta,
+    TurnStarted,
+    TurnUsage,
+)
+from app.sse import DONE, encode_data
+from providers.schema import (
+    UNSET,
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    ToolCallDeltaFunction,
+)
+from providers.schema import ToolCallDelta as WireToolCallDelta
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from msgspec import UnsetType
+
+    from app.pipeline.events import AnswerEvent
+    from providers.errors import RouterError
+    from providers.schema import Usage
+
+__all__ = ["ChunkWriter"]
+
+log = logging.getLogger(__name__)
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(slots=True)
+class _Choice:
+    """One choice of the chunk being written."""
+
+    delta: ChoiceDelta
+    finish_reason: str | None = None
+    logprobs: dict[str, object] | None = None
+
+
+class ChunkWriter:
+    """Writes one answer's event batches as SSE frames of chat completion chunks."""
+
+    def __init__(self, *, include_usage: bool) -> None:
+        self.include_usage = include_usage
+        self._id = ""
+        self._created = 0
+        self._model = ""
+        self._fingerprint: str | UnsetType = UNSET
+        self._service_tier: str | UnsetType = UNSET
+        self._started: set[int] = set()
+        self._usage: Usage | None = None
+
+    def write(self, events: Iterable[AnswerEvent]) -> bytes:
+        """The frame for one batch of events (empty when the batch says nothing a client sees)."""
+        choices: dict[int, _Choice] = {}
+
+        def choice(index: int) -> _Choice:
+            found = choices.get(index)
+            if found is None:
+                found = choices[index] = _Choice(ChoiceDelta())
+            return found
+
+        for event in events:
+            if isinstance(event, TextDelta):
+                delta = choice(event.choice).delta
+                delta.content = (delta.content or "") + event.text
+            elif isinstance(event, ToolCallDelta):
+                function = ToolCallDeltaFunction(name=event.name or UNSET, arguments=event.arguments or UNSET)
+                _add_call(choice(event.choice).delta, WireToolCallDelta(index=event.index, function=function))
+            elif isinstance(event, ToolCallStarted):
+                function = ToolCallDeltaFunction(name=event.name or UNSET, arguments=event.arguments)
+                call = WireToolCallDelta(index=event.index, id=event.id, type="function", function=function)
+                _add_call(choice(event.choice).delta, call)
+            elif isinstance(event, ReasoningDelta):
+                delta = choice(event.choice).delta
+                delta.reasoning_content = (delta.reasoning_content or "") + event.text
+            elif isinstance(event, RefusalDelta):
+                delta = choice(event.choice).delta
+                delta.refusal = (delta.refusal or "") + event.text
+            elif isinstance(event, ChoiceFinished):
+                choice(event.choice).finish_reason = event.finish_reason
+            elif isinstance(event, ChoiceStarted):
+                if event.choice not in self._started:
+                    self._started.add(event.choice)
+                    delta = choice(event.choice).delta
+                    delta.role, delta.content, delta.refusal = "assistant", event.content, event.refusal
+            elif isinstance(event, Logprobs):
+                choice(event.choice).logprobs = event.logprobs
+            elif isinstance(event, TurnUsage):
+                self._usage = add_usage(self._usage, event.usage)
+            elif isinstance(event, TurnStarted):
+                if not self._id:
+                    self._id, self._created, self._model = event.id, event.created, event.model
+            elif isinstance(event, TurnMeta):
+                self._fingerprint, self._service_tier = event.system_fingerprint, event.service_tier
+        if not choices:
+            return b""
+        return self._frame(
+            [
+                ChunkChoice(index=index, delta=state.delta, finish_reason=state.finish_reason, logprobs=state.logprobs)
+                for index, state in choices.items()
+            ]
+        )
+
+    def finish(self) -> bytes:
+        """The end of a stream the upstream completed: the usage chunk if the client asked, then `[DONE]`."""
+        if not self.include_usage:
+            return DONE
+        if self._usage is None:
+            log.warning("the upstream sent no usage for a stream whose client asked for it")
+            return DONE
+        return self._frame([], usage=self._usage) + DONE
+
+    def fail(self, error: RouterError) -> bytes:
+        """The error event that ends a stream which failed after it began."""
+        return encode_data(render_error(error).body)
+
+    def _frame(self, choices: list[ChunkChoice], usage: Usage | None = None) -> bytes:
+        chunk = ChatCompletionChunk(
+            id=self._id,
+            created=self._created,
+            model=self._model,
+            choices=choices,
+            usage=usage if usage is not None else UNSET,
+            system_fingerprint=self._fingerprint,
+            service_tier=self._service_tier,
+        )
+        return encode_data(_encoder.encode(chunk))
+
+
+def _add_call(delta: ChoiceDelta, call: WireToolCallDelta) -> None:
+    if isinstance(delta.tool_calls, list):
+        delta.tool_calls.append(call)
+    else:
+        delta.tool_calls = [call]

@@ -1,0 +1,139 @@
+"""The answer events: what a routed model turn says, in the router's own terms, whichever provider spoke.
+
+The pipeline turns each upstream answer (a stream's chunks, or a whole completion) into these events, with
+OpenAI's invariants already enforced (`app.pipeline.normalise`); front ends only render them: chat chunks
+and JSON (`app.chat`), Responses items and events (`app.responses.render`). Events come in batches, one
+batch per upstream chunk, so a renderer can keep the upstream's chunking (one chunk out per chunk in)
+without knowing why.
+
+    TurnStarted     a routed model turn began: the completion's id, creation time and model
+    TurnMeta        the turn's `system_fingerprint` / `service_tier`, when first known or changed
+    ChoiceStarted   a choice's opening delta (role `assistant`), with `content`/`refusal` as the upstream
+                    opened them (null, "", or left out)
+    TextDelta, RefusalDelta, ReasoningDelta
+                    text of the answer, of a refusal, of the model's reasoning
+    Logprobs        log probabilities that came with a chunk of a choice
+    ToolCallStarted a tool call begins: its position in the turn (`index`, as chat numbers calls), id, name
+                    (None until the upstream names it) and any arguments that came with it
+    ToolCallDelta   more of a call: argument text, or a name that arrived after the first delta
+    ToolCallDone    a call is complete (arguments `"{}"` when it took none); sent as its choice finishes
+    ChoiceFinished  a choice's one finish reason, within OpenAI's values
+    TurnUsage       what the turn cost, as the upstream reported it
+
+A turn's tool calls are numbered from 0 in each turn: consumers that span turns (a Responses stream, a
+tool loop) key calls by turn, never by `index` alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UnsetType
+
+from providers.schema import Usage
+
+__all__ = [
+    "AnswerEvent",
+    "ChoiceFinished",
+    "ChoiceStarted",
+    "Logprobs",
+    "ReasoningDelta",
+    "RefusalDelta",
+    "TextDelta",
+    "ToolCallDelta",
+    "ToolCallDone",
+    "ToolCallStarted",
+    "TurnMeta",
+    "TurnStarted",
+    "TurnUsage",
+]
+
+
+class _Event(msgspec.Struct, frozen=True, gc=False):
+    """Events hold only strings and numbers: no reference cycles, so the garbage collector can skip them."""
+
+
+class TurnStarted(_Event, frozen=True, gc=False):
+    id: str
+    created: int
+    model: str
+
+
+class TurnMeta(_Event, frozen=True, gc=False):
+    system_fingerprint: str | UnsetType
+    service_tier: str | UnsetType
+
+
+class ChoiceStarted(_Event, frozen=True, gc=False):
+    choice: int
+    content: str | None | UnsetType
+    refusal: str | None | UnsetType
+
+
+class TextDelta(_Event, frozen=True, gc=False):
+    choice: int
+    text: str
+
+
+class RefusalDelta(_Event, frozen=True, gc=False):
+    choice: int
+    text: str
+
+
+class ReasoningDelta(_Event, frozen=True, gc=False):
+    choice: int
+    text: str
+
+
+class Logprobs(_Event, frozen=True):
+    choice: int
+    logprobs: dict[str, Any]
+
+
+class ToolCallStarted(_Event, frozen=True, gc=False):
+    choice: int
+    index: int
+    id: str
+    name: str | None
+    arguments: str
+
+
+class ToolCallDelta(_Event, frozen=True, gc=False):
+    choice: int
+    index: int
+    name: str | None
+    arguments: str
+
+
+class ToolCallDone(_Event, frozen=True, gc=False):
+    choice: int
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+
+class ChoiceFinished(_Event, frozen=True, gc=False):
+    choice: int
+    finish_reason: str
+
+
+class TurnUsage(_Event, frozen=True):
+    usage: Usage
+
+
+AnswerEvent = (
+    TurnStarted
+    | TurnMeta
+    | ChoiceStarted
+    | TextDelta
+    | RefusalDelta
+    | ReasoningDelta
+    | Logprobs
+    | ToolCallStarted
+    | ToolCallDelta
+    | ToolCallDone
+    | ChoiceFinished
+    | TurnUsage
+)
