@@ -110,7 +110,10 @@ class ToolRegistry:
         built = await asyncio.gather(*(self._discover_config(definition) for definition in self._config))
         for toolset in built:
             self._toolsets[toolset.name] = toolset
-        await self.sync()
+        try:
+            await self.sync()
+        except RouterError as exc:  # the store is down (Redis): serve what there is, and keep trying
+            log.warning("could not read the toolset store: %s", exc.message)
         self._sync = asyncio.create_task(self._follow(), name="tool registry sync")
 
     async def close(self) -> None:

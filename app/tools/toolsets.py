@@ -107,7 +107,10 @@ class Toolset:
         """As the admin API shows it: the definition with header values redacted, and its tools."""
         return {
             "object": "toolset",
-            **redacted(self.definition),
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.definition.description,
+            "definition": redacted(self.definition),
             "source": self.source,
             "updated_at": int(self.updated_at),
             "error": self.error,
