@@ -2,7 +2,7 @@
 
 `ToolOutput` is a tool's own answer as its kind read it; `ToolResult` is that answer as the registry hands
 it out, to a client of `POST /v1/tools/{name}/invoke` (as `{"object": "tool.invocation", ...}`) and to
-anything running tools in a model loop. A tool that answered with an error (an HTTP status of 400 or more,
+anything running tools in a model loop. A tool that answered with an error (an HTTP status of 300 or more,
 MCP's `isError`) is a result with `is_error` set, not an exception: the model should see it. Exceptions are
 kept for failures on the router's side of the call (`providers.errors.ToolError` and its kin).
 """
@@ -83,9 +83,10 @@ def http_output(
     status: int, content_type: str, body: bytes, *, truncated: bool, retry_after: float | None = None
 ) -> ToolOutput:
     """An HTTP tool's answer: JSON becomes text plus `structured` (when whole), an image an image item,
-    anything else text. A status of 400 or more is the tool's own error."""
+    anything else text. A redirect or a status of 400 or more is the tool's own error."""
     media = content_type.partition(";")[0].strip().lower()
-    is_error = status >= 400
+    # A redirect is not followed (the tool's URL is the only place the router may call), so it is no answer.
+    is_error = status >= 300
     retryable = status == 429 or status >= 500
     size = len(body)
     if media.startswith("image/") and not truncated:
@@ -99,6 +100,8 @@ def http_output(
             structured = _json.decode(body)
         except msgspec.DecodeError:
             structured = None
-    if not text and is_error:
+    if 300 <= status < 400:
+        text = f"HTTP {status}: the tool answered with a redirect, which the router does not follow."
+    elif not text and is_error:
         text = f"HTTP {status}"
     return ToolOutput([TextContent(text)], structured, is_error, truncated, size, retryable, retry_after)
