@@ -173,23 +173,18 @@ def test_register_list_replace_delete(http: httpx.Client, tool_server: ToolServe
     assert http.get("/tools/crud_other").status_code == 404
 
 
+def one_tool(**tool: Any) -> dict[str, Any]:
+    return {"name": "bad", "kind": "http", "tools": [{"name": "x", **tool}]}
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        (
-            {"name": "bad", "kind": "http", "tools": [{"name": "x", "url": "http://169.254.169.254/latest"}]},
-            "tools[0].url",
-        ),
-        ({"name": "bad", "kind": "http", "tools": [{"name": "x", "url": "http://[fe80::1]/"}]}, "tools[0].url"),
-        (
-            {"name": "bad", "kind": "http", "tools": [{"name": "x", "url": "http://a", "parameters": {"type": 5}}]},
-            "tools[0].parameters",
-        ),
+        (one_tool(url="http://169.254.169.254/latest"), "tools[0].url"),
+        (one_tool(url="http://[fe80::1]/"), "tools[0].url"),
+        (one_tool(url="http://a", parameters={"type": 5}), "tools[0].parameters"),
         ({"name": "bad", "kind": "smtp"}, "kind"),
-        (
-            {"name": "bad", "kind": "http", "tools": [{"name": "x", "url": "http://a", "colour": "red"}]},
-            "tools[0].colour",
-        ),
+        (one_tool(url="http://a", colour="red"), "tools[0].colour"),
         ({"name": "no spaces", "kind": "mcp", "url": "http://a"}, "name"),
     ],
 )
@@ -321,7 +316,8 @@ def test_invocations_are_listed_streamed_counted_and_logged(http: httpx.Client, 
         "/tools/weather_current/invoke", json={"arguments": {"city": "Lima"}}, headers={"x-request-id": "e2e-watch-1"}
     )
     watcher.join(10)
-    assert seen and seen[0]["request_id"] == "e2e-watch-1"
+    assert seen
+    assert seen[0]["request_id"] == "e2e-watch-1"
     assert seen[0]["outcome"] == "success"
     assert "arguments" not in seen[0]  # content is not recorded unless [tools] log_content is on
     history = http.get("/tools/invocations", params={"tool": "weather_current", "limit": 1}).json()

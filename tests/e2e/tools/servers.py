@@ -151,6 +151,10 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+def json_of(reference: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": reference}}}
+
+
 def run_mcp_server(log_dir: Path, *, legacy_only: bool = False) -> Iterator[str]:
     """Start the SDK's MCP server; yield its URL; stop it afterwards."""
     port = free_port()
