@@ -16,6 +16,7 @@ from mcp.client.client import Client
 from app.access import hash_key
 from tests.e2e.tools.servers import ToolServer, run_mcp_server
 from tests.support.processes import run_router
+from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -415,3 +416,39 @@ def test_private_addresses_can_be_refused_at_connect_time(tmp_path: Path, tool_s
             assert "private address" in answer.json()["error"]["message"]
             literal = {"name": "lit", "kind": "http", "tools": [{"name": "call", "url": tool_server.url("/weather")}]}
             assert register(http, literal).json()["error"]["param"] == "tools[0].url"
+
+
+def test_two_instances_share_toolsets_and_invocations_through_redis(tmp_path: Path, tool_server: ToolServer) -> None:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        path = tmp_path / "router.toml"
+        path.write_text(f'admin_key = "{ADMIN}"\n', encoding="utf-8")
+        env = {"REDIS_URL": redis.url}
+        one = run_router(tmp_path, env, ("--config", str(path)))
+        two = run_router(tmp_path, env, ("--config", str(path)))
+        first, second = next(one), next(two)
+        try:
+            with (
+                httpx.Client(base_url=first.base_url, timeout=30) as a,
+                httpx.Client(base_url=second.base_url, timeout=30) as b,
+            ):
+                assert register(a, http_toolset("shared", tool_server)).status_code == 201
+                registered = time.monotonic()
+                while b.get("/tools/shared_call").status_code != 200:
+                    assert time.monotonic() - registered < 1.0, "not visible on the other instance within a second"
+                    time.sleep(0.02)
+                answer = b.post("/tools/shared_call/invoke", json={"arguments": {"city": "Riga"}}).json()
+                assert answer["structured_content"]["city"] == "Riga"
+                history = a.get("/tools/invocations", params={"tool": "shared_call"}).json()["data"]
+                assert [each["id"] for each in history] == [answer["id"]]
+                assert b.delete("/toolsets/shared", headers=admin()).status_code == 200
+                removed = time.monotonic()
+                while a.get("/tools/shared_call").status_code != 404:
+                    assert time.monotonic() - removed < 1.0
+                    time.sleep(0.02)
+        finally:
+            one.close()
+            two.close()
+    finally:
+        redis.stop()
