@@ -54,7 +54,7 @@ async def call_with_policy(
     if budget <= 0:
         raise ToolTimeout(f"The request's deadline passed before the tool {tool.name} could be called.")
     end = time.monotonic() + budget
-    jitter = wait_exponential_jitter(initial=_BACKOFF_INITIAL, max=_BACKOFF_MAX)
+    jitter = wait_exponential_jitter(multiplier=_BACKOFF_INITIAL, max=_BACKOFF_MAX, jitter=_BACKOFF_INITIAL)
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome

@@ -67,10 +67,13 @@ def refusal(address: IPAddress, *, allow_private_networks: bool) -> str | None:
         address = address.ipv4_mapped
     if address.is_link_local or any(address in network for network in _METADATA):
         return f"{address} is a link-local or cloud metadata address"
-    if address.is_unspecified or address.is_multicast or address.is_reserved:
+    if address.is_unspecified or address.is_multicast:
         return f"{address} is not a unicast address"
-    if not allow_private_networks and (address.is_private or address.is_loopback or address in _SHARED):
-        return f"{address} is a private address (tools.allow_private_networks is off)"
+    # Before `is_reserved`, which Python also says of ::1 (all of ::/8 is reserved).
+    if address.is_loopback or address.is_private or address in _SHARED:
+        return None if allow_private_networks else f"{address} is a private address (tools.allow_private_networks is off)"
+    if address.is_reserved:
+        return f"{address} is a reserved address"
     return None
 
 
