@@ -36,7 +36,8 @@ def test_valid_names_are_kept_and_others_made_valid_distinct_and_stable() -> Non
     names = local_names("calc", ["add", "get.user", "get_user", "a" * 80, "a" * 81, "weird name!"])
     assert names["add"] == "add"
     assert names["get_user"] == "get_user"  # valid as it is: it keeps its name
-    assert names["get.user"].startswith("get_user_") and len(names["get.user"]) == len("get_user_") + 6
+    assert names["get.user"].startswith("get_user_")
+    assert len(names["get.user"]) == len("get_user_") + 6
     assert names["weird name!"] == "weird_name_"
     assert names["a" * 80] != names["a" * 81]
     for local in names.values():
