@@ -71,7 +71,8 @@ def refusal(address: IPAddress, *, allow_private_networks: bool) -> str | None:
         return f"{address} is not a unicast address"
     # Before `is_reserved`, which Python also says of ::1 (all of ::/8 is reserved).
     if address.is_loopback or address.is_private or address in _SHARED:
-        return None if allow_private_networks else f"{address} is a private address (tools.allow_private_networks is off)"
+        private = f"{address} is a private address (tools.allow_private_networks is off)"
+        return None if allow_private_networks else private
     if address.is_reserved:
         return f"{address} is a reserved address"
     return None

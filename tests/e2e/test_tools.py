@@ -452,3 +452,28 @@ def test_two_instances_share_toolsets_and_invocations_through_redis(tmp_path: Pa
             two.close()
     finally:
         redis.stop()
+
+
+# ------------------------------------------------------------------------------------------------- LangChain
+
+
+async def test_registry_tools_load_as_langchain_tools_that_invoke_through_the_router(
+    router: RouterProcess, tool_server: ToolServer
+) -> None:
+    from langchain_core.messages import ToolCall
+    from langchain_llm_router import ChatLLMRouter, aload_router_tools, load_router_tools
+
+    (weather,) = load_router_tools(router.base_url, names=["weather_current"])
+    assert weather.name == "weather_current"
+    message = weather.invoke(ToolCall(name="weather_current", args={"city": "Turin"}, id="call_1", type="tool_call"))
+    assert json.loads(message.content) == {"city": "Turin", "temperature": 21}
+    assert message.artifact["object"] == "tool.invocation"
+    invalid = weather.invoke(ToolCall(name="weather_current", args={"city": 5}, id="call_2", type="tool_call"))
+    assert "city" in str(invalid.content)  # the schema refused it before the call: the model sees why
+    tools = {tool.name: tool for tool in await aload_router_tools(router.base_url)}
+    assert "weather_current" in tools
+    assert await tools["weather_current"].ainvoke({"city": "Nice"}) == '{"city": "Nice", "temperature": 21}'
+    bound = ChatLLMRouter(model="mock/tool", base_url=router.base_url).bind_tools([weather])
+    reply = await bound.ainvoke("What is the weather in 'Paris'?")
+    assert reply.tool_calls[0]["name"] == "weather_current"  # type: ignore[attr-defined]
+    assert reply.tool_calls[0]["args"] == {"city": "Paris"}  # type: ignore[attr-defined]
