@@ -1,14 +1,18 @@
 """The router's tool registry as LangChain tools.
 
-`load_router_tools` lists the tools a router offers (``GET /v1/tools``; with client keys configured, those
-the key may use) and makes each a LangChain ``StructuredTool`` whose schema is the registry's JSON Schema
-and whose call is ``POST /v1/tools/{name}/invoke`` on the router: the router validates the arguments, calls
-the tool (HTTP, OpenAPI or MCP) with its timeout, retries and limits, and logs the invocation. Hand the
-tools to a model with ``bind_tools`` and run them in any LangChain agent.
+`load_router_tools` lists the tools a router offers (``GET /v1/tools``; with
+client keys configured, those the key may use) and makes each a LangChain
+``StructuredTool`` whose schema is the registry's JSON Schema and whose call is
+``POST /v1/tools/{name}/invoke`` on the router: the router validates the
+arguments, calls the tool (HTTP, OpenAPI or MCP) with its timeout, retries and
+limits, and logs the invocation. Hand the tools to a model with ``bind_tools``
+and run them in any LangChain agent.
 
-A tool that answers with an error (``is_error``), or arguments the tool's schema refuses, raise
-``ToolException``, which LangChain turns into the tool message the model sees (``handle_tool_error`` is on). A failure on the router's side (an unknown tool,
-a timeout, an unreachable tool) raises the package's usual `LLMRouterError` subclasses.
+A tool that answers with an error (``is_error``), or arguments the tool's schema
+refuses, raise ``ToolException``, which LangChain turns into the tool message
+the model sees (``handle_tool_error`` is on). A failure on the router's side (an
+unknown tool, a timeout, an unreachable tool) raises the package's usual
+`LLMRouterError` subclasses.
 """
 
 from __future__ import annotations
@@ -37,10 +41,10 @@ def load_router_tools(
     names: list[str] | None = None,
     timeout: float = _DEFAULT_TIMEOUT,
 ) -> list[StructuredTool]:
-    """LangChain tools for the router's registry tools (only `names`, when given), listed now.
+    """LangChain tools for the router's registry tools (only `names`, if given).
 
-    ``base_url`` and ``api_key`` default to ``LLM_ROUTER_BASE_URL`` and ``LLM_ROUTER_API_KEY``, as for
-    `ChatLLMRouter`.
+    ``base_url`` and ``api_key`` default to ``LLM_ROUTER_BASE_URL`` and
+    ``LLM_ROUTER_API_KEY``, as for `ChatLLMRouter`.
     """
     url, headers = _endpoint(base_url, api_key)
     try:
@@ -133,7 +137,7 @@ def _tool(
 
 
 def _answer(response: httpx.Response) -> tuple[str, dict[str, Any]]:
-    """The text a model sees, and the whole invocation result as the tool message's artifact."""
+    """The text a model sees, and the whole result as the message's artifact."""
     if not response.is_success:
         error = error_from_response(response)
         if (
