@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from app.settings import ConfigError
 from app.tools.calls import call_with_policy
 from app.tools.definitions import decode_definition, parse_definition, resolve_headers
 from app.tools.invocations import Invocation
@@ -93,11 +94,7 @@ class ToolRegistry:
         self.observer = observer
         self._secrets = secrets
         self._toolsets: dict[str, Toolset] = {}
-        private = settings.allow_private_networks
-        self._config: list[ToolsetDefinition] = [
-            parse_definition({**table, "name": table.get("name", name)}, allow_private_networks=private)
-            for name, table in (config_toolsets or {}).items()
-        ]
+        self._config = [_config_definition(name, table, settings) for name, table in (config_toolsets or {}).items()]
         self._generation: int | None = None
         self._sync: asyncio.Task[None] | None = None
         self._write = asyncio.Lock()
@@ -473,6 +470,17 @@ class _Recorder:
             await registry.invocations.record(invocation)
         except Exception:  # the history is for watching; a failure to keep it must not fail the call
             log.exception("recording an invocation failed")
+
+
+def _config_definition(name: str, table: dict[str, Any], settings: ToolSettings) -> ToolsetDefinition:
+    """A `[toolsets.<name>]` table, validated; a problem stops the router with the setting it is in."""
+    try:
+        return parse_definition(
+            {**table, "name": table.get("name", name)}, allow_private_networks=settings.allow_private_networks
+        )
+    except InvalidToolDefinition as exc:
+        where = f"toolsets.{name}" + (f".{exc.param}" if exc.param else "")
+        raise ConfigError(f"Invalid configuration at {where}: {exc.message}") from None
 
 
 def _check_returns(tool: Tool, output: ToolOutput) -> None:

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from app.access.limits import LocalRateLimiter
-from app.settings import ToolSettings
+from app.settings import ConfigError, ToolSettings
 from app.tools.definitions import parse_definition
 from app.tools.egress import AddressRefused, EgressClient, GuardedResolver, UrlRefused, check_url, refusal
 from app.tools.invocations import LocalInvocationLog
@@ -217,3 +217,16 @@ async def test_a_sqlite_store_gives_toolsets_back_after_a_restart(echo_url: str,
     finally:
         await second.close()
         await second.egress.aclose()
+
+
+def test_an_invalid_config_toolset_stops_the_router_naming_its_setting() -> None:
+    bad = {"bad": {"kind": "http", "tools": [{"name": "x", "url": "http://169.254.169.254/"}]}}
+    with pytest.raises(ConfigError, match=r"toolsets\.bad\.tools\[0\]\.url"):
+        ToolRegistry(
+            ToolSettings(),
+            store=MemoryToolsetStore(),
+            invocations=LocalInvocationLog(10),
+            limiter=LocalRateLimiter(),
+            egress=None,  # type: ignore[arg-type]
+            config_toolsets=bad,
+        )
