@@ -18,7 +18,7 @@ import msgspec
 from providers.errors import InvalidRequest
 from providers.schema import UNSET, ChatCompletionRequest
 
-__all__ = ["ChatRequest", "decode_json", "invalid_request"]
+__all__ = ["ChatRequest", "check_model_name", "decode_json", "invalid_request"]
 
 T = TypeVar("T")
 
@@ -30,6 +30,10 @@ _model_names = msgspec.json.Decoder(list[str])
 # msgspec reports a location as `$.messages[2].content`; OpenAI's `param` is `messages[2].content`.
 _LOCATION = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+# Model ids are printable ASCII without spaces everywhere they exist; anything else (control characters,
+# which could forge log lines or break response headers, or text no provider names a model with) is refused
+# before it goes anywhere.
+_MODEL_NAME = re.compile(r"[\x21-\x7e]{1,256}")
 
 
 @dataclass(slots=True)
@@ -43,6 +47,7 @@ class ChatRequest:
     def decode(cls, body: bytes) -> ChatRequest:
         """Validate a request body, raising `InvalidRequest` that names the offending field."""
         params = decode_json(_typed_decoder, body)
+        check_model_name(params.model, "model")
         return cls(params=params, fields=_fields_decoder.decode(body))
 
     @classmethod
@@ -58,11 +63,14 @@ class ChatRequest:
         if raw is None:
             return []
         try:
-            return _model_names.decode(raw)
-        except msgspec.DecodeError:
+            names = _model_names.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
             raise InvalidRequest(
                 "Invalid request at 'models': expected a list of model names.", param="models", code="invalid_value"
             ) from None
+        for position, name in enumerate(names):
+            check_model_name(name, f"models[{position}]")
+        return names
 
     def without(self, *keys: str) -> ChatRequest:
         """The same request without some top-level fields (ones the router consumes itself)."""
@@ -92,6 +100,23 @@ def decode_json(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
             f"We could not parse the JSON body of your request ({exc}). Send a valid JSON object.",
             code="invalid_json",
         ) from None
+    except RecursionError:
+        raise InvalidRequest(
+            "The JSON body of your request is nested too deeply (arrays or objects about 1,000 levels deep).",
+            code="invalid_json",
+        ) from None
+
+
+def check_model_name(name: str, param: str) -> None:
+    """Refuse a model name that no provider could have: 1 to 256 printable ASCII characters, no spaces."""
+    if _MODEL_NAME.fullmatch(name) is None:
+        shown = name[:64].encode("unicode_escape").decode("ascii")
+        raise InvalidRequest(
+            f"Invalid request at '{param}': '{shown}' is not a model name (1 to 256 printable ASCII characters, "
+            "without spaces or control characters).",
+            param=param,
+            code="invalid_value",
+        )
 
 
 def invalid_request(message: str, prefix: str = "") -> InvalidRequest:

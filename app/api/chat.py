@@ -15,6 +15,8 @@ from app.chat.render import ChunkWriter
 from app.context import current
 from app.errors import as_router_error
 from app.pipeline import AnswerPipeline
+from app.routing.guard import function_schemas
+from app.schemas import check_tool_schemas
 from providers.errors import RouterError
 from providers.request import ChatRequest
 
@@ -35,6 +37,7 @@ async def create_chat_completion(
     request: Request[Any, Any, Any], pipeline: Injected[AnswerPipeline]
 ) -> Response[bytes] | Stream:
     chat_request = ChatRequest.decode(await request.body())
+    check_tool_schemas(function_schemas(chat_request.params))
     params = chat_request.params
     current().model = params.model
     overrides = request_overrides(request.headers)

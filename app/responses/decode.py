@@ -23,8 +23,9 @@ from app.responses.wire import (
     ToolChoiceAllowed,
     ToolChoiceFunction,
 )
+from app.schemas import check_tool_schemas
 from providers.errors import InvalidRequest
-from providers.request import decode_json, invalid_request
+from providers.request import check_model_name, decode_json, invalid_request
 
 __all__ = ["ResponsesRequest", "decode_request"]
 
@@ -56,8 +57,10 @@ class ResponsesRequest:
 
 def decode_request(body: bytes) -> ResponsesRequest:
     create = decode_json(_decoder, body)
+    check_model_name(create.model, "model")
     _refuse_unsupported(create)
     tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
+    check_tool_schemas((f"tools[{index}].parameters", tool.name, tool.parameters) for index, tool in enumerate(tools))
     return ResponsesRequest(
         create=create,
         input=_input(create),

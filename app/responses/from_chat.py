@@ -10,7 +10,7 @@ builds the same items from chunks.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
@@ -51,6 +51,8 @@ __all__ = [
     "response_usage",
 ]
 
+T = TypeVar("T")
+
 
 def new_response(request: ResponsesRequest) -> ResponseObject:
     """The response before any output (`in_progress`), echoing the request's settings as OpenAI does."""
@@ -71,8 +73,12 @@ def new_response(request: ResponsesRequest) -> ResponseObject:
         tool_choice=request.tool_choice or "auto",
         tools=request.tools,
         top_p=create.top_p,
-        user=create.user if create.user is not None else UNSET,
+        user=_given(create.user),
         metadata=create.metadata or {},
+        service_tier=_given(create.service_tier),
+        prompt_cache_key=_given(create.prompt_cache_key),
+        safety_identifier=_given(create.safety_identifier),
+        top_logprobs=_given(create.top_logprobs),
     )
 
 
@@ -165,6 +171,10 @@ def response_usage(usage: Usage | None) -> ResponseUsage | UnsetType:
         output_tokens_details=OutputTokensDetails(reasoning_tokens=reasoning or 0),
         total_tokens=usage.total_tokens or input_tokens + output_tokens,
     )
+
+
+def _given(value: T | None) -> T | UnsetType:
+    return UNSET if value is None else value
 
 
 def _message(content: list[OutputContent], status: ItemStatus) -> OutputMessage:

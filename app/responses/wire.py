@@ -127,6 +127,7 @@ class CreateResponse(Wire, kw_only=True):
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
     service_tier: str | None = None
+    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
     stream: bool | None = None
     # Read only to refuse them: the router has no background jobs, conversations or stored prompts.
     background: bool | None = None
@@ -192,3 +193,8 @@ class ResponseObject(Wire, kw_only=True):
     usage: ResponseUsage | UnsetType = UNSET
     user: str | UnsetType = UNSET
     metadata: dict[str, str] = {}
+    # Echoed from the request, as OpenAI's own responses do; left out when the request did not set them.
+    service_tier: str | UnsetType = UNSET
+    prompt_cache_key: str | UnsetType = UNSET
+    safety_identifier: str | UnsetType = UNSET
+    top_logprobs: int | UnsetType = UNSET

@@ -185,7 +185,7 @@ class ToolRegistry:
                 raise InvalidToolArguments("The arguments must be a JSON object.", param="arguments")
             problem = tool.schema.first_error(arguments)
             if problem is not None:
-                where = f"arguments.{problem.path}" if problem.path else "arguments"
+                where = problem.param("arguments")
                 raise InvalidToolArguments(f"Invalid arguments at '{where}': {problem.message}", param=where)
             if tool.bucket is not None:
                 admission = await self.limiter.admit(tool.bucket, None)

@@ -96,6 +96,30 @@ BAD_INPUT = [
         None,
         id="json-schema-without-name",
     ),
+    # Model names end up in logs and response headers: nothing a provider could not name a model with.
+    pytest.param(body(model="mock/te\nxt"), "model", "invalid_value", id="model-with-newline"),
+    pytest.param(body(model="mock/te\rxt"), "model", "invalid_value", id="model-with-carriage-return"),
+    pytest.param(body(model="mock/te\u0000xt"), "model", "invalid_value", id="model-with-nul"),
+    pytest.param(body(model="mock/\u2713"), "model", "invalid_value", id="model-not-ascii"),
+    pytest.param(body(model="mock/te xt"), "model", "invalid_value", id="model-with-space"),
+    pytest.param(body(model="mock/" + "x" * 300), "model", "invalid_value", id="model-too-long"),
+    pytest.param(body(models=["mock/text", "mock/\n"]), "models[1]", "invalid_value", id="fallback-with-newline"),
+    pytest.param(
+        b'{"model": "mock/text", "messages": [{"role": "user", "content": "x"}], "x": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}",
+        None,
+        "invalid_json",
+        id="unknown-field-nested-too-deep",
+    ),
+    pytest.param(
+        b'{"model": "mock/text", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function", '
+        b'"function": {"name": "f", "parameters": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}}]}",
+        None,
+        "invalid_json",
+        id="tool-schema-nested-too-deep",
+    ),
 ]
 
 

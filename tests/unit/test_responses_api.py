@@ -108,6 +108,17 @@ async def test_a_stream(client: Client) -> None:
     assert final["usage"]["total_tokens"] > 0
 
 
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_response_echoes_what_n8n_sends(client: Client, stream: bool) -> None:
+    echoed = {"service_tier": "auto", "prompt_cache_key": "n8n-1", "safety_identifier": "user-7", "top_logprobs": 0}
+    response = await client.post(
+        "/v1/responses", json={"model": "mock/text", "input": "Hi", "stream": stream, **echoed}
+    )
+
+    final = assert_event_stream(events_of(response)) if stream else response_of(response)
+    assert {name: final[name] for name in echoed} == echoed
+
+
 async def test_what_the_upstream_receives(client: Client, upstream: respx.MockRouter) -> None:
     route = upstream.post(OPENROUTER_CHAT).mock(return_value=openrouter_completion({"content": "Hi!"}))
 
@@ -323,6 +334,9 @@ async def test_per_request_routing_headers_are_checked(client: Client) -> None:
         b'{"model": "mock/text", "input": "Hi", "stream": "yes"}',
         b'{"model": "mock/text", "input": [{"type": "reasoning", "summary": "x"}]}',
         b'{"model": "mock/text", "input": [{"type": "function_call", "call_id": "c", "name": "f"}]}',
+        b'{"model": "mock/te\\nxt", "input": "Hi"}',
+        b'{"model": "mock/\\u2713", "input": "Hi"}',
+        b'{"model": "mock/text", "input": "Hi", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
 )
 async def test_bad_input_is_a_400_never_a_500(client: Client, body: bytes) -> None:
