@@ -141,7 +141,7 @@ def test_arguments_are_validated_before_the_call(http: httpx.Client) -> None:
     assert answer.json()["error"]["code"] == "invalid_tool_arguments"
     missing = http.post("/tools/weather_current/invoke", json={"arguments": {}})
     assert missing.status_code == 400
-    assert missing.json()["error"]["param"] == "arguments"
+    assert missing.json()["error"]["param"] == "arguments.city"  # the missing argument, named
 
 
 def test_an_unknown_tool_is_404(http: httpx.Client) -> None:
