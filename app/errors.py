@@ -21,7 +21,10 @@ import msgspec
 from litestar import Response
 from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
 
+from app.context import current
+from app.disconnect import CLIENT_CLOSED_REQUEST
 from providers.errors import (
+    ClientClosedRequest,
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
@@ -120,6 +123,10 @@ def responses_error_code(exc: RouterError) -> str:
 
 
 def _handle(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if current().status == CLIENT_CLOSED_REQUEST:
+        # The client left while sending its request, which is why reading it failed: no one to answer, and
+        # nothing to log but the request's own line.
+        return error_response(ClientClosedRequest("The client closed the connection before the answer."))
     error = as_router_error(exc, request.method, request.url.path)
     if error.http_status >= 500 and not isinstance(error, InternalError):
         log.warning("request failed: %s", error.message)

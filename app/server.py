@@ -37,6 +37,7 @@ from app.api.toolsets import (
     retrieve_toolset,
 )
 from app.catalog import ModelCatalog
+from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
 from app.lifecycle import Lifecycle
 from app.pipeline import AnswerPipeline
@@ -183,7 +184,7 @@ def create_app(
     # Around everything litestar does, routing and its 404s included: every request is observed, and
     # authenticated when client keys are configured, before a handler runs.
     gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
-    app.asgi_handler = RequestObserver(gate, metrics, services.lifecycle)
+    app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
     return app
 
 

@@ -18,6 +18,7 @@
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
     ├── ToolRateLimited             429  a tool is over its calls per minute (with Retry-After)
+    ├── ClientClosedRequest         499  the client went away before its answer (nobody reads this one)
     ├── InternalError               500  the router itself failed (logged with its traceback, never shown)
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
     ├── ToolError                   502  the router got no usable answer from a tool; subclasses say how
@@ -47,6 +48,7 @@ from typing import ClassVar
 
 __all__ = [
     "AdminDisabled",
+    "ClientClosedRequest",
     "ClientRateLimited",
     "InternalError",
     "InvalidAPIKey",
@@ -172,6 +174,14 @@ class ClientRateLimited(RouterError):
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
     retryable = True
+
+
+class ClientClosedRequest(RouterError):
+    """The client disconnected before its answer: what the request log says (nginx's 499), not a failure."""
+
+    status = 499
+    type = "invalid_request_error"
+    default_code = "client_closed_request"
 
 
 class InternalError(RouterError):
