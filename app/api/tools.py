@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from app.access.gate import admit
@@ -61,7 +61,10 @@ async def list_tools(tools: Injected[ToolRegistry], limiter: Injected[RateLimite
 
 @get("/v1/tools/invocations")
 async def list_invocations(
-    tools: Injected[ToolRegistry], limiter: Injected[RateLimiter], tool: str | None = None, limit: int = 100
+    tools: Injected[ToolRegistry],
+    limiter: Injected[RateLimiter],
+    tool: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 100,
 ) -> Response[bytes]:
     await admit(limiter)
     if not 1 <= limit <= _MAX_LIMIT:
