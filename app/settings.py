@@ -38,6 +38,7 @@ __all__ = [
     "RoutingSettings",
     "Settings",
     "TargetSettings",
+    "ToolSettings",
     "load_settings",
 ]
 
@@ -151,6 +152,8 @@ class ClientKeySettings(_Table):
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     """Prompt plus completion tokens, as the upstreams count them."""
+    tools: list[str] = Field(default_factory=list)
+    """Registry tools the key may see and invoke (`weather_*`, `*`); none by default."""
 
     @field_validator("sha256")
     @classmethod
@@ -181,6 +184,33 @@ class RedisSettings(_Table):
                 f"({self.lease_ttl:g}), so that one slow renewal does not let running attempts lapse"
             )
         return self
+
+
+class ToolSettings(_Table):
+    """`[tools]`: how the tool registry calls tools, and where it keeps toolsets registered through the API."""
+
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds one tool call may take, when its definition sets no `timeout` of its own."""
+    max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """A tool's answer is cut at this many bytes (the result says `truncated`)."""
+    max_attempts: int = Field(default=1, ge=1)
+    """Attempts per call when a definition sets no `max_attempts` (retried: connect errors, 429, 5xx)."""
+    allow_private_networks: bool = True
+    """Whether tools may live on private and loopback addresses (self-hosted n8n does). Link-local and cloud
+    metadata addresses are always refused."""
+    database: str | None = None
+    """The SQLite file for toolsets registered through the API; `tools.sqlite3` under the user's data
+    directory when unset. Unused when `redis_url` is set."""
+    sync_interval: float = Field(default=0.5, gt=0)
+    """Seconds between checks for toolsets changed by another worker or instance."""
+    history: int = Field(default=1000, ge=1)
+    """Invocations kept for `GET /v1/tools/invocations`."""
+    log_content: bool = False
+    """Record arguments and output in the invocation history and log (off: only sizes)."""
+    max_document_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Largest OpenAPI document fetched from a URL."""
+    mcp_allowed_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call `POST /mcp` (requests without an `Origin` header are always allowed)."""
 
 
 class Settings(BaseSettings):
@@ -217,6 +247,9 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     """Redis shared by every worker and instance (rate limits, target health); local state without it."""
     redis: RedisSettings = RedisSettings()
+    tools: ToolSettings = ToolSettings()
+    toolsets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """`[toolsets.<name>]` tables: toolsets registered from the config file (validated by `app.tools`)."""
 
     @field_validator("keys")
     @classmethod

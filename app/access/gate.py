@@ -4,7 +4,7 @@ handlers ask for.
 With keys configured, every request must present one (`Authorization: Bearer <key>`, or the `api-key` /
 `x-api-key` header other OpenAI-style SDKs send), or it is refused with 401 before any handler runs. Only the
 operational paths are exempt and keep their own rules: `/health`, `/ready`, `/openapi.json`, `/metrics`
-(loopback or the admin key) and `/admin/*` (the admin key). Exempting these few, rather than protecting
+(loopback or the admin key), `/admin/*` and `/v1/toolsets*` (the admin key). Exempting these few, rather than protecting
 `/v1/*`, means no spelling of a path can reach the API without a key.
 
 The handler, once it knows what the request asks for, calls `admit`: a model the key may not use is a 403,
@@ -39,6 +39,7 @@ __all__ = ["ClientGate", "admit", "estimate_tokens", "presented_key", "quota_hea
 
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
 _ADMIN = "/admin/"
+_TOOLSETS = "/v1/toolsets"  # the registry's admin API: the admin key, never a client key
 _REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
 _TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 
@@ -164,7 +165,7 @@ def duration(seconds: float) -> str:
 
 
 def _exempt(path: str) -> bool:
-    return path in _OPEN or path.startswith(_ADMIN)
+    return path in _OPEN or path.startswith(_ADMIN) or path == _TOOLSETS or path.startswith(_TOOLSETS + "/")
 
 
 def _missing() -> InvalidAPIKey:
