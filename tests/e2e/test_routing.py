@@ -293,7 +293,7 @@ def test_admin_endpoints_need_the_admin_key_and_can_reset(routing_router: Router
     reset = admin(routing_router, "POST", "targets/reset", json={"target": "openrouter/error-once"})
 
     assert denied.status_code == 401
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     entry = next(e for e in listing if e["target"] == "openrouter/error-once")
     assert set(entry) >= {"state", "in_flight", "latency_ms", "success_rate", "consecutive_failures"}
     assert reset.status_code == 200

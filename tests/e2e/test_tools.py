@@ -154,8 +154,8 @@ def test_the_admin_api_needs_the_admin_key(http: httpx.Client, tool_server: Tool
     body = http_toolset("nokey", tool_server)
     assert http.post("/toolsets", json=body).status_code == 401
     wrong = http.post("/toolsets", json=body, headers={"authorization": "Bearer wrong"})
-    assert wrong.status_code == 401
-    assert wrong.json()["error"]["code"] == "invalid_api_key"
+    assert wrong.status_code == 403
+    assert wrong.json()["error"]["code"] == "invalid_admin_key"
 
 
 def test_register_list_replace_delete(http: httpx.Client, tool_server: ToolServer) -> None:
