@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from app.routing.guard import InvalidToolCall
 from app.routing.health import CircuitState, HealthBoard, LocalHealthBoard, Outcome, TargetStatus
 from app.routing.observer import RoutingObserver, Unobserved
 from app.routing.plan import Planner, Policy, RoutePlan, RouteTarget
-from app.routing.router import ChunkStream, Overrides, Routed, Router, TargetUnavailable
+from app.routing.router import ChunkStream, Overrides, Routed, Router
+from providers.errors import InvalidToolCall, TargetUnavailable
 
 __all__ = [
     "ChunkStream",

@@ -18,14 +18,16 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from app.routing.guard import InvalidToolCall, check_tool_calls
+from app.routing.guard import check_tool_calls
 from app.routing.health import Outcome
 from app.routing.observer import Unobserved
 from app.routing.plan import order_targets
 from providers.errors import (
+    InvalidToolCall,
     ModelNotFound,
     ProviderNotConfigured,
     RouterError,
+    TargetUnavailable,
     UpstreamCannotServe,
     UpstreamError,
     UpstreamRateLimited,
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from providers.request import ChatRequest
     from providers.schema import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["ChunkStream", "Overrides", "Routed", "Router", "TargetUnavailable"]
+__all__ = ["ChunkStream", "Overrides", "Routed", "Router"]
 
 T = TypeVar("T")
 
@@ -68,12 +70,6 @@ class Routed:
     completion: ChatCompletion
     target: RouteTarget
     attempts: int
-
-
-class TargetUnavailable(UpstreamUnavailable):
-    """The router did not try a target: its circuit is open, it is rate limited, or it is at its limit."""
-
-    default_code = "target_unavailable"
 
 
 @dataclass(slots=True)
