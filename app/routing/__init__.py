@@ -1,4 +1,15 @@
-"""Choosing where a request goes and running it there: plans, strategies, retries, fallback, health."""
+"""Choosing where a request goes and running it there: plans, strategies, retries, fallback, health.
+
+    plan        from a model name to the targets to try (aliases, fallback lists, free models, strategies)
+    decisions   the decision table: what to do when an attempt fails
+    router      the loop that carries the decisions out, on an injected clock
+    health      circuit breakers, rate-limit cooldowns, requests in flight, latency
+    guard       the tool-call guard
+    observer    what the router reports as it works
+
+`TargetUnavailable` and `InvalidToolCall` live in `providers.errors` with every other error; they are
+exported here too, for callers that knew them from this package.
+"""
 
 from __future__ import annotations
 

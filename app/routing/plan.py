@@ -73,7 +73,7 @@ class RoutePlan:
     name: str  # what the client asked for, for messages
     targets: list[RouteTarget]
     policy: Policy
-    follows_models: bool = False  # the router follows the request's own `models` list (see `Planner.plan`)
+    request: ChatRequest  # what the targets are sent (without a `models` list the router follows itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +145,8 @@ class Planner:
         """The targets for a request, in the order its names give them.
 
         A request's own `models` list is followed by the router when every entry is a name the router can
-        route; otherwise it is OpenRouter's native fallback list, and goes upstream untouched.
+        route, and is then not sent upstream. Otherwise it is not the router's: like any field the router
+        does not know, it goes upstream untouched, where OpenRouter reads it as its own fallback list.
         """
         fallbacks = request.fallback_models()
         follows_models = bool(fallbacks) and all(self._routable(name) for name in fallbacks)
@@ -169,7 +170,8 @@ class Planner:
             name=request.params.model,
             targets=_unique(targets),
             policy=policy or self.default_policy,
-            follows_models=follows_models,
+            # A fallback list the router follows is not the upstream's to follow again.
+            request=request.without("models") if follows_models else request,
         )
 
     def _routable(self, name: str) -> bool:
@@ -190,9 +192,9 @@ class Planner:
             )
         return RouteTarget(provider, model, settings)
 
-    async def capable(self, plan: RoutePlan, request: ChatRequest) -> list[RouteTarget]:
-        """The plan's targets that can serve this request; a clear 400 when none of them can."""
-        needs = Needs.of(request)
+    async def capable(self, plan: RoutePlan) -> list[RouteTarget]:
+        """The plan's targets that can serve its request; a clear 400 when none of them can."""
+        needs = Needs.of(plan.request)
         capable: list[RouteTarget] = []
         reasons: list[str] = []
         for target in plan.targets:
