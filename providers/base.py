@@ -70,6 +70,8 @@ class Provider(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     # The environment variable that holds the key, named in the error when it is missing.
     api_key_env: ClassVar[str | None] = None
+    # A scripted provider (the offline mock) fails on purpose: its failures say nothing about its health.
+    scripted: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
         self.settings = settings

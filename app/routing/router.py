@@ -90,6 +90,8 @@ class _Lease:
             latency = self.latency if outcome is Outcome.SUCCESS else None
             seconds = self.latency if self.latency is not None else self.clock() - self.started
             self.observer.attempt_finished(self.target.name, outcome, seconds)
+            if self.target.provider.scripted and outcome in (Outcome.FAILURE, Outcome.RATE_LIMITED):
+                outcome = Outcome.NEUTRAL  # it failed as its script says: nothing learned about its health
             await self.board.release(self.target.name, self.target.group, outcome, latency, retry_after)
 
     async def fail(self, error: BaseException) -> None:

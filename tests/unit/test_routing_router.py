@@ -21,6 +21,7 @@ from app.routing import LocalHealthBoard, Outcome, Overrides, Planner, Router
 from app.settings import RoutingSettings, Settings
 from providers.base import Provider, ProviderSettings
 from providers.errors import (
+    ModelNotFound,
     RouterError,
     TargetUnavailable,
     UpstreamCannotServe,
@@ -138,6 +139,12 @@ class Scripted(Provider):
             yield ChatCompletionChunk(
                 id="c", created=1, model=model, choices=[ChunkChoice(delta=ChoiceDelta(content=text))]
             )
+
+
+class ScriptedMock(Scripted):
+    """The same, declared scripted as the offline mock is: its failures say nothing about its health."""
+
+    scripted = True
 
 
 class Observed:
@@ -532,3 +539,29 @@ async def test_with_several_targets_the_error_says_which_were_not_tried_again() 
         "its circuit is open after 2 failures in a row, and a probe may try it in 29.5 s; "
         "p/b: p answered 404: no such model"
     )
+
+
+async def test_a_scripted_providers_failures_never_open_its_circuit() -> None:
+    s = setup(provider_class=ScriptedMock, failure_threshold=2, max_attempts=2)
+    for _ in range(5):
+        s.provider.script("server-error", server_error(), server_error())
+        s.provider.script("rate-limited", rate_limited(retry_after=1), rate_limited(retry_after=1))
+
+        failed = await fails(s.router.complete(request("p/server-error")))
+        limited = await fails(s.router.complete(request("p/rate-limited")))
+
+        assert failed.message == "p answered 500: oops"
+        assert limited.http_status == 429
+    assert s.provider.calls.count("server-error") == 10  # every request made both its attempts
+    assert await circuit(s, "p/server-error") == ("closed", 0)
+    assert s.observed.attempts[0] == ("p/server-error", Outcome.FAILURE)  # metrics still see the failure
+
+
+async def test_a_scripted_provider_still_keeps_no_health_for_models_it_does_not_have() -> None:
+    s = setup(provider_class=ScriptedMock)
+    s.provider.script("no-such-scenario", ModelNotFound("The mock provider has no scenario 'no-such-scenario'."))
+
+    error = await fails(s.router.complete(request("p/no-such-scenario")))
+
+    assert error.http_status == 404
+    assert await s.board.snapshot() == []
