@@ -1,9 +1,12 @@
 """From a model name to an ordered list of targets: aliases, fallback lists, free models, strategies.
 
 A client names a routable id (`openrouter/<model>`), an alias from `[models.<alias>]`, or the built-in free
-alias; it may add OpenRouter's `models: [...]` as its own fallback list. The planner turns that into the
-targets to try, drops those that cannot serve the request (no tool support, no JSON schema, no images,
-context too short), and orders the rest by the alias's strategy and what the health board knows.
+alias; it may add its own fallback list as `models: [...]`. The planner turns that into the targets to try,
+drops those that cannot serve the request (no tool support, no JSON schema, no images, context too short),
+and orders the rest by the alias's strategy and what the health board knows.
+
+Nothing here knows a provider's policy. Which models the free alias stands for, and which of them share a
+quota, is the provider's to say (`Provider.expand_alias`); the planner only filters, shuffles and caps them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from providers.base import Capabilities
-from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured
+from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured, UpstreamUnavailable
 from providers.schema import ImagePart, JsonSchemaFormat, UserMessage
 
 if TYPE_CHECKING:
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from app.catalog import ModelCatalog
     from app.routing.health import TargetStatus
     from app.settings import AliasSettings, Settings, Strategy, TargetSettings, ToolCallGuard
-    from providers.base import ModelInfo, Provider
+    from providers.base import Provider
     from providers.request import ChatRequest
 
 __all__ = ["Needs", "Planner", "Policy", "RoutePlan", "RouteTarget", "order_targets"]
@@ -101,6 +104,12 @@ class Needs:
             # About four bytes of JSON per token; an estimate errs towards "too long" only for images.
             prompt_tokens=len(bytes(messages)) // 4 if messages is not None else 0,
         )
+
+    def describe(self) -> str:
+        """What the request needs, in words, for messages."""
+        needs = ["tools"] * self.tools + ["response_format json_schema"] * self.json_schema
+        needs += ["image inputs"] * self.vision
+        return ", ".join(needs) + (" and " if needs else "") + f"a prompt of about {self.prompt_tokens} tokens"
 
     def unmet_by(self, capabilities: Capabilities, context_length: int | None) -> str | None:
         """Why a model with these capabilities cannot serve the request, or None when it can."""
@@ -239,22 +248,42 @@ class Planner:
     async def _free_targets(self, request: ChatRequest) -> list[RouteTarget]:
         free = self.settings.free
         provider = self.providers.get(free.provider)
-        targets: list[RouteTarget] = []
-        if (provider is None or not provider.configured) and not free.fallback:
+        fallback = [replace(self.target(name, "model"), checked=True) for name in free.fallback]
+        if provider is None or not provider.configured:
+            if fallback:
+                return fallback
             env = provider.api_key_env if provider else None
             raise ProviderNotConfigured(
                 f"The '{free.alias}' alias routes to {free.provider}'s free models"
                 + (f": set {env} where the router runs." if env else ", which is not installed."),
                 param="model",
             )
-        if provider is not None and provider.configured:
-            needs = Needs.of(request)
-            models = [info for info in await self.catalog.infos(provider) if _is_free(info, needs)]
-            # Spread load: each request sees the free models in a new order.
-            self.rng.shuffle(models)
-            group = f"{provider.name}:free"  # one account-wide quota: a 429 from one is a 429 for all
-            targets = [RouteTarget(provider, info.id, group=group, checked=True) for info in models[: free.max_models]]
-        return targets + [replace(self.target(name, "model"), checked=True) for name in free.fallback]
+        expanded = provider.expand_alias("free", await self.catalog.infos(provider))
+        free_models = expanded.models if expanded is not None else []
+        if not free_models and not fallback:
+            raise UpstreamUnavailable(
+                f"The '{free.alias}' alias found no free models in {provider.name}'s model list.",
+                provider=provider.name,
+                code="no_free_models",
+            )
+        needs = Needs.of(request)
+        models = [
+            info
+            for info in free_models
+            if needs.unmet_by(info.capabilities or Capabilities(), info.context_length) is None
+        ]
+        # Spread load: each request sees the free models in a new order.
+        self.rng.shuffle(models)
+        group = expanded.quota_group if expanded is not None else None
+        targets = [RouteTarget(provider, info.id, group=group, checked=True) for info in models[: free.max_models]]
+        if not targets and not fallback:
+            raise InvalidRequest(
+                f"No target of '{free.alias}' can serve this request: none of the {len(free_models)} free models "
+                f"of {provider.name} takes a request with {needs.describe()}.",
+                param="model",
+                code="no_capable_target",
+            )
+        return targets + fallback
 
 
 def order_targets(
@@ -279,11 +308,6 @@ def order_targets(
 def _unavailable(target: RouteTarget, status: TargetStatus) -> bool:
     busy = target.max_concurrent is not None and status.in_flight >= target.max_concurrent
     return busy or status.available_in > 0
-
-
-def _is_free(info: ModelInfo, needs: Needs) -> bool:
-    capabilities = info.capabilities or Capabilities()
-    return info.id.endswith(":free") and needs.unmet_by(capabilities, info.context_length) is None
 
 
 def _pick(override: bool | None, listed: bool) -> bool:
