@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from providers.base import Capabilities
-from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured, UpstreamUnavailable
+from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured, UpstreamError, UpstreamUnavailable
 from providers.schema import ImagePart, JsonSchemaFormat, UserMessage
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from app.routing.health import TargetStatus
     from app.settings import AliasSettings, Settings, Strategy, TargetSettings, ToolCallGuard
     from providers.base import Provider
+    from providers.errors import RouterError
     from providers.request import ChatRequest
 
 __all__ = ["Needs", "Planner", "Policy", "RoutePlan", "RouteTarget", "order_targets"]
@@ -162,6 +163,7 @@ class Planner:
         names = [request.params.model, *(fallbacks if follows_models else ())]
         targets: list[RouteTarget] = []
         policy: Policy | None = None
+        free_failed: RouterError | None = None  # why the free alias gave no targets
         for position, name in enumerate(names):
             param = "model" if position == 0 else f"models[{position - 1}]"
             alias = self.settings.models.get(name)
@@ -172,9 +174,14 @@ class Planner:
                 ]
             elif self.settings.free.enabled and name == self.settings.free.alias:
                 policy = policy or replace(self.default_policy, tool_call_guard=self.settings.free.tool_call_guard)
-                targets += await self._free_targets(request)
+                try:
+                    targets += await self._free_targets(request)
+                except (InvalidRequest, ProviderNotConfigured, UpstreamError) as exc:
+                    free_failed = exc  # the other names in the request's list may still serve it
             else:
                 targets.append(self.target(name, param))
+        if free_failed is not None and not targets:
+            raise free_failed
         return RoutePlan(
             name=request.params.model,
             targets=_unique(targets),
@@ -258,7 +265,18 @@ class Planner:
                 + (f": set {env} where the router runs." if env else ", which is not installed."),
                 param="model",
             )
-        expanded = provider.expand_alias("free", await self.catalog.infos(provider))
+        try:
+            listed = await self.catalog.infos(provider)
+        except UpstreamError as exc:
+            if fallback:  # the catalog has logged why
+                return fallback
+            raise UpstreamUnavailable(
+                f"The '{free.alias}' alias could not find {provider.name}'s free models. {exc.message}",
+                provider=provider.name,
+                code=exc.code,
+                retry_after=exc.retry_after,
+            ) from None
+        expanded = provider.expand_alias("free", listed)
         free_models = expanded.models if expanded is not None else []
         if not free_models and not fallback:
             raise UpstreamUnavailable(

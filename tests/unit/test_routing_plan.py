@@ -1,4 +1,4 @@
-"""Planning: the free alias through the provider's own hook, and the request's own fallback list."""
+"""Planning: the free alias through the provider's own hook, fallback lists, and a model list that is down."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ from app.catalog import ModelCatalog
 from app.routing import Planner
 from app.settings import Settings
 from providers.base import AliasModels, Capabilities, ModelInfo, Provider, ProviderSettings
-from providers.errors import InvalidRequest
+from providers.errors import InvalidRequest, UpstreamConnectionError, UpstreamUnavailable
 from providers.openrouter import OpenRouterProvider, OpenRouterSettings
 from providers.request import ChatRequest
 
+from .support import DEEPSEEK_TABLE, OPENROUTER_BASE, OPENROUTER_CHAT, OPENROUTER_TABLE, assert_error, json_response
+from .wire_examples import OPENROUTER_MODELS, openrouter_error
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
+
+    import respx
 
     from providers.schema import ChatCompletion, ChatCompletionChunk
 
@@ -116,3 +121,54 @@ async def test_any_other_models_list_is_the_upstreams_and_goes_there_untouched()
 
     assert [t.name for t in plan.targets] == ["q/one"]
     assert bytes(plan.request.fields["models"]) == b'["anthropic/claude-sonnet-4.5"]'
+
+
+# ----------------------------------------------------------------------------- a model list that is down
+
+
+async def test_an_unreachable_model_list_is_a_503_that_says_so() -> None:
+    down = Pooled(UpstreamConnectionError("Could not connect to q (connection refused).", provider="q"))
+
+    with pytest.raises(UpstreamUnavailable) as raised:
+        await planner(down, free={"provider": "q"}).plan(request("free"))
+
+    assert raised.value.http_status == 503
+    assert raised.value.code == "model_list_unavailable"
+    assert raised.value.message == (
+        "The 'free' alias could not find q's free models. The model list of q could not be fetched: "
+        "Could not connect to q (connection refused)."
+    )
+    assert raised.value.retry_after is not None
+    assert 0 < raised.value.retry_after <= 30  # when the router will ask for the list again
+
+
+async def test_an_unreachable_model_list_leaves_the_other_names_of_the_request() -> None:
+    down = Pooled(UpstreamConnectionError("Could not connect to q.", provider="q"))
+
+    plan = await planner(down, free={"provider": "q", "fallback": ["q/paid"]}).plan(request("free"))
+    listed = await planner(down, free={"provider": "q"}).plan(request("free", models=["q/paid"]))
+
+    assert [t.name for t in plan.targets] == ["q/paid"]
+    assert [t.name for t in listed.targets] == ["q/paid"]
+
+
+async def test_free_alias_through_the_app_when_openrouters_list_fails(
+    make_client: Any, upstream: respx.MockRouter
+) -> None:
+    listing = upstream.get(f"{OPENROUTER_BASE}/models").mock(
+        side_effect=[json_response(openrouter_error(500, "Internal error"), 500), json_response(OPENROUTER_MODELS)]
+    )
+    chat = upstream.post(OPENROUTER_CHAT).mock(return_value=json_response(openrouter_error(400, "unused"), 400))
+    providers = {"openrouter": OPENROUTER_TABLE, "deepseek": DEEPSEEK_TABLE}
+
+    async with make_client(providers=providers) as client:
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "free", "messages": [{"role": "user", "content": "Hi"}]}
+        )
+
+    error = assert_error(response, 503, code="model_list_unavailable")
+    assert "could not find openrouter's free models" in error["message"]
+    assert "openrouter answered 500: Internal error" in error["message"]
+    assert response.headers["retry-after"] == "30"
+    assert listing.call_count == 1
+    assert chat.call_count == 0
