@@ -3,7 +3,7 @@
 An adapter is a class registered under the `llm_router.providers` entry-point group. It translates one
 provider's dialect to and from the router's neutral format (`providers.schema`) and does nothing else: no
 retries, no fallback, no HTTP responses to clients. The whole surface is `complete`, `stream`,
-`list_models` and the class attributes below.
+`list_models`, `expand_alias` (for a provider with aliases of its own) and the class attributes below.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     import httpx
 
     from providers.request import ChatRequest
     from providers.schema import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["Capabilities", "ModelInfo", "Provider", "ProviderSettings"]
+__all__ = ["AliasModels", "Capabilities", "ModelInfo", "Provider", "ProviderSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,15 @@ class ModelInfo:
     owned_by: str | None = None
     context_length: int | None = None
     capabilities: Capabilities | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AliasModels:
+    """The models one of a provider's own aliases stands for, and the rate limit they share."""
+
+    models: list[ModelInfo]
+    # Names one quota all of `models` draw on (a 429 from one is a 429 for all); None when each has its own.
+    quota_group: str | None = None
 
 
 class ProviderSettings(BaseSettings):
@@ -70,6 +79,8 @@ class Provider(ABC):
     capabilities: ClassVar[Capabilities] = Capabilities()
     # The environment variable that holds the key, named in the error when it is missing.
     api_key_env: ClassVar[str | None] = None
+    # A scripted provider (the offline mock) fails on purpose: its failures say nothing about its health.
+    scripted: ClassVar[bool] = False
 
     def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
         self.settings = settings
@@ -97,6 +108,14 @@ class Provider(ABC):
     async def list_models(self) -> list[ModelInfo]:
         """The models the provider offers, under their upstream ids (no prefix)."""
         return []
+
+    def expand_alias(self, alias: str, listed: Sequence[ModelInfo]) -> AliasModels | None:
+        """The models of `listed` that an alias of the provider's own (such as `free`) stands for.
+
+        None when the provider has no such alias. The router still checks each model against what a
+        request needs, and chooses and orders among them.
+        """
+        return None
 
     @classmethod
     def create(cls, table: dict[str, Any], transport: httpx.AsyncBaseTransport) -> Provider:

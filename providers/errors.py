@@ -32,10 +32,14 @@
         ├── UpstreamRateLimited     429  (with Retry-After when the upstream gave one)
         ├── UpstreamAuthFailed      502  the upstream refused the router's own provider key
         ├── UpstreamUnavailable     503  overloaded, or no capacity for this request
-        │   └── UpstreamPaymentRequired  503  no credit left on the router's account
+        │   ├── UpstreamPaymentRequired  503  no credit left on the router's account
+        │   └── TargetUnavailable   503  the router did not try a target: its circuit is open, it is rate
+        │                                limited, or it is at its `max_concurrent`
         ├── UpstreamTimeout         504
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
-        └── UpstreamProtocolError   502  the upstream answered with something that is not its API
+        ├── UpstreamProtocolError   502  the upstream answered with something that is not its API
+        └── InvalidToolCall         502  the tool-call guard refused a model's tool call (a tool not offered,
+                                         or arguments that are not valid for it)
 
 Adapters raise these; the routing layer reads `retryable`; `app.errors` renders every one of them, for
 every endpoint, the same way. Messages must never contain a secret: adapters scrub upstream text before it
@@ -54,6 +58,7 @@ __all__ = [
     "InvalidAPIKey",
     "InvalidRequest",
     "InvalidToolArguments",
+    "InvalidToolCall",
     "InvalidToolDefinition",
     "MethodNotAllowed",
     "ModelNotAllowed",
@@ -65,6 +70,7 @@ __all__ = [
     "ResponseNotFound",
     "RouteNotFound",
     "RouterError",
+    "TargetUnavailable",
     "ToolError",
     "ToolInvalidResponse",
     "ToolNotFound",
@@ -311,6 +317,12 @@ class UpstreamPaymentRequired(UpstreamUnavailable):
     retryable = False
 
 
+class TargetUnavailable(UpstreamUnavailable):
+    """The router did not try a target: its circuit is open, it is rate limited, or it is at its limit."""
+
+    default_code = "target_unavailable"
+
+
 class UpstreamTimeout(UpstreamError):
     status = 504
     type = "timeout_error"
@@ -323,3 +335,9 @@ class UpstreamConnectionError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     default_code = "upstream_invalid_response"
+
+
+class InvalidToolCall(UpstreamError):
+    """A model called a tool that was not offered, or with arguments that are not valid for it."""
+
+    default_code = "invalid_tool_call"

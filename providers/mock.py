@@ -13,6 +13,10 @@ It lets anyone try the whole tool loop with curl, and gives tests a provider wit
     slow          answers like `text` after `MOCK_SLOW_SECONDS`
     stream-error  streams part of an answer, then fails (a plain request fails at once)
 
+The failing scenarios are scripted: the router retries and falls back from them as from any upstream, but
+they say nothing about the mock's health (`scripted`), so they never open its circuit or start a rate-limit
+cooldown, and every request to a scenario goes the same way.
+
 Argument values come from the last user message: strings from its first quoted text, numbers from its
 first number, so `Create a customer named '你好'` yields `{"customer_name": "你好"}`.
 """
@@ -91,6 +95,7 @@ class MockProvider(Provider):
     name = "mock"
     settings_class = MockSettings
     capabilities = Capabilities()
+    scripted = True
     created: ClassVar[int] = 1_700_000_000
 
     async def list_models(self) -> list[ModelInfo]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from app.schemas import SchemaInvalid, compile_schema
-from providers.errors import UpstreamError
+from providers.errors import InvalidToolCall
 from providers.schema import UNSET, FunctionTool, FunctionToolCall
 
 if TYPE_CHECKING:
@@ -22,14 +22,7 @@ if TYPE_CHECKING:
 
     from providers.schema import ChatCompletion, ChatCompletionRequest
 
-__all__ = ["InvalidToolCall", "check_tool_calls", "function_schemas"]
-
-
-class InvalidToolCall(UpstreamError):
-    """A model called a tool that was not offered, or with arguments that are not valid for it."""
-
-    status = 502
-    default_code = "invalid_tool_call"
+__all__ = ["InvalidToolCall", "check_tool_calls", "function_schemas"]  # the error lives in providers.errors
 
 
 def function_schemas(params: ChatCompletionRequest) -> Iterator[tuple[str, str, object]]:
