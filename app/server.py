@@ -21,6 +21,7 @@ from litestar.di import Provide
 from app.access import KeyRing
 from app.access.admin import AdminGuard
 from app.access.gate import ClientGate
+from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
 from app.api.chat import create_chat_completion
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
@@ -40,7 +41,7 @@ from app.catalog import ModelCatalog
 from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
 from app.lifecycle import Lifecycle
-from app.pipeline import AnswerPipeline
+from app.pipeline.answering import AnswerPipeline
 from app.registry import build_providers
 from app.routing import Planner
 from app.routing import Router as ModelRouter
@@ -92,10 +93,22 @@ def create_app(
     metrics = Metrics(redis=settings.redis_url is not None, labels=_model_labels(settings))
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
     router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
+    redactor = Redactor(configured_secrets(settings, providers))
+    tools = tool_registry(settings, shared, metrics, redactor)
+    agents = AgentDirectory(settings.agents)
+    pipeline = AnswerPipeline(
+        router,
+        shared.limiter,
+        timeout=settings.routing.timeout,
+        agents=agents,
+        registry=tools,
+        memory=shared.turns,
+    )
     services = Services(
         settings=settings,
         router=router,
-        pipeline=AnswerPipeline(router, shared.limiter),
+        pipeline=pipeline,
+        agents=agents,
         planner=planner,
         catalog=catalog,
         board=shared.board,
@@ -105,10 +118,9 @@ def create_app(
         shared=shared,
         metrics=metrics,
         lifecycle=Lifecycle(),
-        redactor=Redactor(configured_secrets(settings, providers)),
+        redactor=redactor,
     )
 
-    tools = tool_registry(settings, shared, metrics, services.redactor)
     mcp = MCPServer(tools, allowed_origins=settings.tools.mcp_allowed_origins)
 
     @asynccontextmanager
@@ -205,6 +217,7 @@ def _dependencies(services: Services) -> dict[str, Provide]:
         "limiter": services.limiter,
         "catalog": services.catalog,
         "planner": services.planner,
+        "agents": services.agents,
         "board": services.board,
         "lifecycle": services.lifecycle,
         "shared": services.shared,

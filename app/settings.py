@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AgentSettings",
     "AliasSettings",
     "CapabilityOverrides",
     "ClientKeySettings",
@@ -213,6 +214,26 @@ class ToolSettings(_Table):
     """Browser origins allowed to call `POST /mcp` (requests without an `Origin` header are always allowed)."""
 
 
+class AgentSettings(_Table):
+    """`[agents.<name>]`: a model name clients use for a model that runs registry tools itself."""
+
+    model: str = Field(min_length=1)
+    """The routable model or alias each round goes to (its routing, fallback and tool-call guard apply)."""
+    tools: list[str] = Field(default_factory=list)
+    """Registry tool names the agent may call; `*` matches anything (`weather_*`)."""
+    instructions: str | None = None
+    """A system message put before the conversation."""
+    describe_toolsets: bool = False
+    """Add the descriptions of the toolsets the agent's tools come from to its instructions."""
+    description: str = ""
+    max_rounds: int = Field(default=10, ge=1)
+    """Rounds of tool calls at most; past them the answer stops with `finish_reason` `length`."""
+    parallel_tool_calls: int = Field(default=4, ge=1)
+    """Tool calls of one round run at once, at most."""
+    tool_timeout: float | None = Field(default=None, gt=0)
+    """Seconds one tool call may take (the tool's own timeout when unset)."""
+
+
 class Settings(BaseSettings):
     """The router's own settings. Provider settings live in the provider adapters."""
 
@@ -248,6 +269,8 @@ class Settings(BaseSettings):
     """Redis shared by every worker and instance (rate limits, target health); local state without it."""
     redis: RedisSettings = RedisSettings()
     tools: ToolSettings = ToolSettings()
+    agents: dict[str, AgentSettings] = Field(default_factory=dict)
+    """`[agents.<name>]` tables: models that run registry tools themselves."""
     toolsets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """`[toolsets.<name>]` tables: toolsets registered from the config file (validated by `app.tools`)."""
 
@@ -262,6 +285,15 @@ class Settings(BaseSettings):
             if (other := owners.setdefault(key.sha256, name)) != name:
                 raise ValueError(f"the keys {other!r} and {name!r} have the same sha256")
         return keys
+
+    @model_validator(mode="after")
+    def _agents_are_names_of_their_own(self) -> Settings:
+        for name in self.agents:
+            if not _KEY_NAME.match(name):
+                raise ValueError(f"the agent name {name!r} must be letters, digits, '.', '_' or '-' (64 at most)")
+            if name in self.models or name == self.free.alias:
+                raise ValueError(f"the agent {name!r} has the name of an alias")
+        return self
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from app.telemetry.logs import Redactor
     from providers.request import ChatRequest
 
-__all__ = ["ClientGate", "admit", "estimate_tokens", "presented_key", "quota_headers"]
+__all__ = ["ClientGate", "admit", "charge_tokens", "estimate_tokens", "presented_key", "quota_headers"]
 
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
 _ADMIN = "/admin/"
@@ -108,6 +108,17 @@ async def admit(limiter: RateLimiter, models: Iterable[tuple[str, str]] = (), to
             retry_after=admission.retry_after,
         )
     context.reserved_tokens = tokens or 0
+
+
+async def charge_tokens(limiter: RateLimiter, tokens: int) -> None:
+    """Take another turn's estimated tokens from the current request's key (an agent's next round): never
+    refused, since the request was admitted, and settled with the rest when the answer is over."""
+    context = current()
+    key = context.client
+    if key is None or key.tokens_per_minute is None or tokens <= 0:
+        return
+    await limiter.settle(key, 0, tokens)
+    context.reserved_tokens += tokens
 
 
 def estimate_tokens(request: ChatRequest) -> int:
