@@ -4,17 +4,29 @@ It works on bytes end to end so each event's data reaches `msgspec` without a ro
 which matters on a path that runs for every chunk of every stream. It follows the WHATWG parsing rules the
 providers rely on: comment lines (`: keep-alive`, `: OPENROUTER PROCESSING`) are skipped, `data` lines of
 one event are joined with newlines, an event ends at a blank line, and CR, LF and CRLF all end a line.
+
+It runs in time linear in the bytes it is fed, however they are split, and holds at most `max_event_bytes`
+of one event: an upstream that never ends a line or an event gets `EventTooLarge`, not the worker's memory.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterable
 
-__all__ = ["ServerSentEvent", "iter_events"]
+__all__ = ["EventTooLarge", "ServerSentEvent", "iter_events"]
+
+
+class EventTooLarge(Exception):
+    """An event, or one of its lines, grew past the decoder's limit before it ended."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a server-sent event grew past {limit} bytes")
+        self.limit = limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,7 @@ class ServerSentEvent:
 class _EventBuilder:
     event: str = ""
     data: list[bytes] = field(default_factory=list)
+    size: int = 0  # bytes of data held for the event being built
 
     def feed(self, line: bytes) -> ServerSentEvent | None:
         """Take one line (without its terminator); return the event it completes, if any."""
@@ -39,29 +52,59 @@ class _EventBuilder:
             value = value[1:]
         if name == b"data":
             self.data.append(value)
+            self.size += len(value)
         elif name == b"event":
             self.event = value.decode("utf-8", "replace")
         return None
 
     def dispatch(self) -> ServerSentEvent | None:
         event = ServerSentEvent(b"\n".join(self.data), self.event or "message") if self.data else None
-        self.event, self.data = "", []
+        self.event, self.data, self.size = "", [], 0
         return event
 
 
-async def iter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-    """Yield the events of an SSE byte stream, however its bytes are split into chunks."""
+async def iter_events(
+    chunks: AsyncIterable[bytes], max_event_bytes: int = sys.maxsize
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """Yield the events of an SSE byte stream, however its bytes are split into chunks.
+
+    Raises `EventTooLarge` once a line, or the data of one event, is longer than `max_event_bytes`.
+    """
     builder = _EventBuilder()
-    pending = b""
+    # The start of a line whose end has not arrived yet, kept in the pieces it came in: joining them only
+    # once the line ends keeps a long line from being copied again with every chunk.
+    partial: list[bytes] = []
+    partial_size = 0
+    after_cr = False  # the last line ended with CR: an LF opening the next chunk is the rest of a CRLF
     async for chunk in chunks:
-        lines = (pending + chunk).splitlines(keepends=True)
-        # The last piece may be a line the transport cut in two (or a CR whose LF is still to come).
-        pending = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        if after_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+            after_cr = False
+        if not chunk:
+            continue
+        lines = chunk.splitlines(keepends=True)
+        last = lines[-1]
+        after_cr = last[-1:] == b"\r"
+        rest = b"" if after_cr or last[-1:] == b"\n" else lines.pop()
         for line in lines:
-            if (event := builder.feed(line.rstrip(b"\r\n"))) is not None:
+            if partial:
+                partial.append(line)
+                line = b"".join(partial)
+                partial, partial_size = [], 0
+            line = line.rstrip(b"\r\n")
+            if len(line) > max_event_bytes:
+                raise EventTooLarge(max_event_bytes)
+            if (event := builder.feed(line)) is not None:
                 yield event
+            elif builder.size > max_event_bytes:
+                raise EventTooLarge(max_event_bytes)
+        if rest:
+            partial.append(rest)
+            partial_size += len(rest)
+            if partial_size + builder.size > max_event_bytes:
+                raise EventTooLarge(max_event_bytes)
     # Some servers close the stream without the blank line that ends the last event.
-    if pending and (event := builder.feed(pending.rstrip(b"\r\n"))) is not None:
+    if partial and (event := builder.feed(b"".join(partial))) is not None:
         yield event
     if (event := builder.dispatch()) is not None:
         yield event
