@@ -27,6 +27,7 @@
         ├── UpstreamTimeout         504
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
         └── UpstreamProtocolError   502  the upstream answered with something that is not its API
+            └── UpstreamResponseTooLarge 502  an answer, or one stream event, over the provider's size limit
 
 Adapters raise these; the routing layer reads `retryable`; `app.errors` renders every one of them, for
 every endpoint, the same way. Messages must never contain a secret: adapters scrub upstream text before it
@@ -62,6 +63,7 @@ __all__ = [
     "UpstreamProtocolError",
     "UpstreamRateLimited",
     "UpstreamRejected",
+    "UpstreamResponseTooLarge",
     "UpstreamTimeout",
     "UpstreamUnavailable",
 ]
@@ -254,3 +256,10 @@ class UpstreamConnectionError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     default_code = "upstream_invalid_response"
+
+
+class UpstreamResponseTooLarge(UpstreamProtocolError):
+    """An answer outgrew a limit the provider's settings set: another target may answer, this one will not."""
+
+    default_code = "upstream_response_too_large"
+    retryable = False
