@@ -37,9 +37,10 @@ class ServerSentEvent:
 
 @dataclass(slots=True)
 class _EventBuilder:
+    limit: int  # bytes of data one event may hold
     event: str = ""
     data: list[bytes] = field(default_factory=list)
-    size: int = 0  # bytes of data held for the event being built
+    size: int = 0
 
     def feed(self, line: bytes) -> ServerSentEvent | None:
         """Take one line (without its terminator); return the event it completes, if any."""
@@ -51,8 +52,10 @@ class _EventBuilder:
         if value[:1] == b" ":
             value = value[1:]
         if name == b"data":
-            self.data.append(value)
             self.size += len(value)
+            if self.size > self.limit:
+                raise self.overflow()
+            self.data.append(value)
         elif name == b"event":
             self.event = value.decode("utf-8", "replace")
         return None
@@ -62,19 +65,26 @@ class _EventBuilder:
         self.event, self.data, self.size = "", [], 0
         return event
 
+    def overflow(self) -> EventTooLarge:
+        """The error for an event past the limit, raised once the event is let go of: the error's traceback
+        keeps the decoder's frames, and what they hold, perhaps until the next garbage collection."""
+        self.dispatch()
+        return EventTooLarge(self.limit)
+
 
 async def iter_events(
     chunks: AsyncIterable[bytes], max_event_bytes: int = sys.maxsize
 ) -> AsyncGenerator[ServerSentEvent, None]:
     """Yield the events of an SSE byte stream, however its bytes are split into chunks.
 
-    Raises `EventTooLarge` once a line, or the data of one event, is longer than `max_event_bytes`.
+    Raises `EventTooLarge` once the data of one event, with the part of a line still to end, would hold
+    more than `max_event_bytes`.
     """
-    builder = _EventBuilder()
-    # The start of a line whose end has not arrived yet, kept in the pieces it came in: joining them only
-    # once the line ends keeps a long line from being copied again with every chunk.
-    partial: list[bytes] = []
-    partial_size = 0
+    builder = _EventBuilder(max_event_bytes)
+    # The start of a line whose end has not arrived yet. Growing it in place, rather than joining it anew
+    # with every chunk, keeps a long line linear; and a long one is mapped on its own, so its memory goes
+    # back to the system when it is freed instead of fragmenting the heap.
+    partial = bytearray()
     after_cr = False  # the last line ended with CR: an LF opening the next chunk is the rest of a CRLF
     async for chunk in chunks:
         if after_cr and chunk[:1] == b"\n":
@@ -88,23 +98,18 @@ async def iter_events(
         rest = b"" if after_cr or last[-1:] == b"\n" else lines.pop()
         for line in lines:
             if partial:
-                partial.append(line)
-                line = b"".join(partial)
-                partial, partial_size = [], 0
-            line = line.rstrip(b"\r\n")
-            if len(line) > max_event_bytes:
-                raise EventTooLarge(max_event_bytes)
-            if (event := builder.feed(line)) is not None:
+                partial += line
+                line = bytes(partial)
+                partial.clear()
+            if (event := builder.feed(line.rstrip(b"\r\n"))) is not None:
                 yield event
-            elif builder.size > max_event_bytes:
-                raise EventTooLarge(max_event_bytes)
         if rest:
-            partial.append(rest)
-            partial_size += len(rest)
-            if partial_size + builder.size > max_event_bytes:
-                raise EventTooLarge(max_event_bytes)
+            partial += rest
+            if len(partial) + builder.size > max_event_bytes:
+                partial.clear()
+                raise builder.overflow()
     # Some servers close the stream without the blank line that ends the last event.
-    if partial and (event := builder.feed(b"".join(partial))) is not None:
+    if partial and (event := builder.feed(bytes(partial))) is not None:
         yield event
     if (event := builder.dispatch()) is not None:
         yield event

@@ -213,18 +213,24 @@ class UpstreamHTTP:
     # -------------------------------------------------------------------------------------------- helpers
 
     async def _body(self, response: httpx.Response) -> bytes:
+        """A whole body, scrubbed, or the error for one over `max_response_bytes`."""
         limit = self.max_response_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise self._too_large("an answer", "max_response_bytes", limit)
-        parts: list[bytes] = []
-        size = 0
+        first = b""  # most answers arrive in one piece, which needs no copy
+        # The other pieces go into one growing buffer rather than a list: a large buffer is mapped on its own
+        # and goes back to the system when freed, where thousands of small pieces would fragment the heap.
+        rest = bytearray()
         async for part in response.aiter_bytes():
-            size += len(part)
-            if size > limit:
+            if first:
+                rest += part
+            else:
+                first = part
+            if len(first) + len(rest) > limit:
+                rest.clear()  # the error's traceback keeps this frame, perhaps until a garbage collection
                 raise self._too_large("an answer", "max_response_bytes", limit)
-            parts.append(part)
-        return self.scrub(b"".join(parts))
+        return self.scrub(first + rest if rest else first)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

@@ -149,11 +149,10 @@ async def test_a_line_that_never_ends_takes_linear_time() -> None:
         pytest.param([b"data: " + b"x" * 100], id="one-line"),
         pytest.param([b"data: " + b"x" * 50] + [b"x" * 10] * 10, id="a-line-in-pieces"),
         pytest.param([b"data: " + b"x" * 60 + b"\n"] * 2, id="an-event-of-several-lines"),
-        pytest.param([b": " + b"x" * 101 + b"\n\ndata: a\n\n"], id="a-long-comment"),
-        pytest.param([b"event: " + b"x" * 101 + b"\ndata: a\n\n"], id="a-long-event-name"),
+        pytest.param([b": " + b"x" * 60, b"x" * 60, b"\n\ndata: a\n\n"], id="a-long-comment"),
     ],
 )
-async def test_an_event_or_line_past_the_limit_fails(pieces: list[bytes]) -> None:
+async def test_an_event_or_a_line_past_the_limit_fails(pieces: list[bytes]) -> None:
     events = iter_events(_feed(pieces), max_event_bytes=100)
 
     with pytest.raises(EventTooLarge) as raised:
