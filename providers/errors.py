@@ -30,8 +30,8 @@
             └── UpstreamResponseTooLarge 502  an answer, or one stream event, over the provider's size limit
 
 Adapters raise these; the routing layer reads `retryable`; `app.errors` renders every one of them, for
-every endpoint, the same way. Messages must never contain a secret: adapters scrub upstream text before it
-gets here.
+every endpoint, the same way. Messages must never contain a secret: `providers.transport` scrubs the
+provider's key from every byte an upstream sends, where it enters, so upstream text reaches them clean.
 """
 
 from __future__ import annotations
