@@ -11,12 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
-from pydantic import SecretStr
+from pydantic import PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator, Sequence
 
     import httpx
 
@@ -69,6 +70,22 @@ class ProviderSettings(BaseSettings):
     base_url: str = ""
     timeout: float = 600.0
     models_cache_ttl: float = 600.0
+    max_response_bytes: PositiveInt = 32 * 1024 * 1024
+    """The largest answer read whole (a completion, an error body, a page of the model list); past it the
+    attempt fails with `upstream_response_too_large` and routing moves on. A completion of 128k tokens is
+    well under 2 MiB; the bound keeps a misbehaving upstream from holding a worker's memory."""
+    max_event_bytes: PositiveInt = 4 * 1024 * 1024
+    """The largest stream event, and line of one, the router holds. A stream is passed on event by event, so
+    this, not the stream's length, bounds its memory; 4 MiB leaves room for a whole answer or tool call
+    sent in one event."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, base_url: str) -> str:
+        # The key goes in an Authorization header, which the transport refuses to combine with URL credentials.
+        if "@" in urlsplit(base_url).netloc:
+            raise ValueError("must not contain credentials (user:password@); set the provider's key as api_key")
+        return base_url
 
 
 class Provider(ABC):
@@ -98,11 +115,11 @@ class Provider(ABC):
         """Answer `request` with `model` (the id without the provider prefix) in one response."""
 
     @abstractmethod
-    def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
-        """Answer `request` as a stream of chunks.
+    def stream(self, request: ChatRequest, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """Answer `request` as a stream of chunks (an async generator: `async def` with `yield`).
 
         Errors the upstream reports before its first chunk are raised by the first `__anext__`, so the
-        caller can still answer with a plain HTTP error. Closing the iterator cancels the upstream request.
+        caller can still answer with a plain HTTP error. `aclose()` cancels the upstream request.
         """
 
     async def list_models(self) -> list[ModelInfo]:

@@ -38,12 +38,14 @@
         ├── UpstreamTimeout         504
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
         ├── UpstreamProtocolError   502  the upstream answered with something that is not its API
+        │   └── UpstreamResponseTooLarge 502  an answer, or one stream event, over the provider's size limit
         └── InvalidToolCall         502  the tool-call guard refused a model's tool call (a tool not offered,
                                          or arguments that are not valid for it)
 
 Adapters raise these; the routing layer reads `retryable`; `app.errors` renders every one of them, for
-every endpoint, the same way. Messages must never contain a secret: adapters scrub upstream text before it
-gets here, and tool errors never quote a tool's headers.
+every endpoint, the same way. Messages must never contain a secret: `providers.transport` scrubs the
+provider's key from every byte an upstream sends, where it enters, so upstream text reaches them clean;
+tool errors never quote a tool's headers.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ __all__ = [
     "UpstreamProtocolError",
     "UpstreamRateLimited",
     "UpstreamRejected",
+    "UpstreamResponseTooLarge",
     "UpstreamTimeout",
     "UpstreamUnavailable",
 ]
@@ -335,6 +338,13 @@ class UpstreamConnectionError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     default_code = "upstream_invalid_response"
+
+
+class UpstreamResponseTooLarge(UpstreamProtocolError):
+    """An answer outgrew a limit the provider's settings set: another target may answer, this one will not."""
+
+    default_code = "upstream_response_too_large"
+    retryable = False
 
 
 class InvalidToolCall(UpstreamError):

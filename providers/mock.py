@@ -61,7 +61,7 @@ from providers.schema import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from providers.request import ChatRequest
     from providers.schema import ChatCompletionRequest
@@ -118,7 +118,7 @@ class MockProvider(Provider):
             usage=_usage(request.params, turn),
         )
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream(self, request: ChatRequest, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
         turn = await self._turn(request.params, model)
         chunk = _ChunkFactory(_completion_id(), f"mock/{model}")
         yield chunk(ChoiceDelta(role="assistant", content="" if turn.text is not None else None))

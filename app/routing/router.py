@@ -37,7 +37,7 @@ from providers.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
     from app.routing.health import HealthBoard
     from app.routing.observer import RoutingObserver
@@ -106,7 +106,7 @@ class ChunkStream:
         self,
         target: RouteTarget,
         first: ChatCompletionChunk | None,
-        rest: AsyncIterator[ChatCompletionChunk],
+        rest: AsyncGenerator[ChatCompletionChunk, None],
         lease: _Lease,
         attempts: int = 1,
         decide: Callable[[RouterError], Decision] | None = None,
@@ -136,7 +136,7 @@ class ChunkStream:
     async def aclose(self) -> None:
         """Stop the upstream request (a client that goes away must not keep it running)."""
         try:
-            await self._rest.aclose()  # type: ignore[attr-defined]
+            await self._rest.aclose()
         finally:
             await self._lease.end(Outcome.SUCCESS)
 
@@ -277,7 +277,7 @@ class Router:
             try:
                 first = await anext(chunks, None)
             except BaseException:
-                await chunks.aclose()  # type: ignore[attr-defined]
+                await chunks.aclose()
                 raise
             lease.latency = self.clock() - lease.started
             decide_started = functools.partial(self._decide, position, started=True)

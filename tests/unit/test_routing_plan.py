@@ -21,7 +21,7 @@ from .support import DEEPSEEK_TABLE, OPENROUTER_BASE, OPENROUTER_CHAT, OPENROUTE
 from .wire_examples import OPENROUTER_MODELS, openrouter_error
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncGenerator, Sequence
 
     import respx
 
@@ -57,7 +57,7 @@ class Pooled(Provider):
     async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
         raise NotImplementedError
 
-    def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
+    def stream(self, request: ChatRequest, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
         raise NotImplementedError
 
 

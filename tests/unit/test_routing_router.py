@@ -44,7 +44,7 @@ from providers.schema import (
 from providers.schema import Choice as CompletionChoice
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from providers.base import ModelInfo
 
@@ -131,7 +131,7 @@ class Scripted(Provider):
         step = self._next(model)
         return step if isinstance(step, ChatCompletion) else answer(model)
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream(self, request: ChatRequest, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
         step = self._next(model)
         for sent, text in enumerate(("Hello", " there", ".")):
             if isinstance(step, Breaks) and sent == step.chunks:

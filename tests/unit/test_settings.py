@@ -197,6 +197,9 @@ def test_unknown_provider_table(config: Any, http: httpx.AsyncBaseTransport) -> 
     [
         ('timeout = "soon"', "timeout"),
         ("base_url = 42", "base_url"),
+        ('base_url = "https://user:sk-secret-value@openrouter.ai/api/v1"', "base_url"),
+        ("max_response_bytes = 0", "max_response_bytes"),
+        ('max_event_bytes = "1 MiB"', "max_event_bytes"),
         ('api_kee = "sk-typo"', "api_kee"),
     ],
 )

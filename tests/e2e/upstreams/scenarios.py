@@ -31,6 +31,8 @@ The upstream model name picks the scenario, as the router's mock provider does:
     bad-args-once   `bad-args` on the first attempt of each request, then `tool`
     missing-...     404: no such model (any name that starts with `missing`)
 
+and, whatever the dialect, the misbehaviours in `tests.e2e.upstreams.misbehaviour`.
+
 The scenario is the last segment of the model id without its variant (`free/tool:free` plays `tool`); an
 unknown one plays `tool`. "Each request" is told apart by the text of its last user message.
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from tests.e2e.upstreams.misbehaviour import MISBEHAVIOURS
 from tests.e2e.upstreams.scenarios import Attempt, answer, delay, failure, stream_plan
 
 if TYPE_CHECKING:
@@ -112,6 +113,9 @@ class Upstream:
         attempt = self._count(asked)
         if wait := delay(asked):
             await asyncio.sleep(wait)
+        if asked.scenario in MISBEHAVIOURS:
+            received.outcome = asked.scenario
+            return await MISBEHAVIOURS[asked.scenario](asked, send)
         failed = failure(attempt)
         if failed is not None:
             received.outcome = str(failed.status)
