@@ -61,12 +61,13 @@ def test_the_same_through_the_responses_api(router: RouterProcess, upstream: Ups
 
 
 async def test_a_backtracking_pattern_does_not_stall_the_worker(router: RouterProcess) -> None:
-    # `models: ["free"]` brings the free alias's tool-call guard with it, so the mock's tool call, whose
+    # `models: ["free", ...]` brings the free alias's tool-call guard with it, so the mock's tool call, whose
     # `city` is the quoted text below, is checked against `^(a+)+$`: with a backtracking engine, 30
-    # characters kept the worker busy for about a minute.
+    # characters kept the worker busy for about a minute. `mock/text` ends the list so that an answer comes
+    # at once even while another test has the free models cooling down.
     pathological = {
         "model": "mock/tool",
-        "models": ["free"],
+        "models": ["free", "mock/text"],
         "messages": [{"role": "user", "content": f"Weather in '{'a' * 30}!'"}],
         "tools": [weather_tool({"type": "object", "properties": {"city": {"type": "string", "pattern": "^(a+)+$"}}})],
     }
