@@ -37,10 +37,11 @@ from app.pipeline.events import (
     ToolCallDone,
     ToolCallStarted,
     ToolExecuted,
+    ToolFailure,
 )
 from app.routing import Overrides
 from app.tools.results import text_of
-from providers.errors import InvalidRequest, RouterError, UpstreamTimeout
+from providers.errors import InvalidRequest, InvalidToolArguments, RouterError, UpstreamTimeout
 from providers.request import ChatRequest
 from providers.schema import (
     UNSET,
@@ -79,6 +80,7 @@ _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _messages = msgspec.json.Decoder(list[Message])
 _tool = msgspec.json.Decoder(Tool)
 _arguments = msgspec.json.Decoder()
+_INVALID_PARAMS = -32602  # JSON-RPC's "invalid params", as MCP reports a call its tool cannot take
 
 
 @dataclass(slots=True)
@@ -286,7 +288,10 @@ class AgentRun:
                 provider=self.agent.name,
                 code="deadline_exceeded",
             )
-        turn = await self._open_turn(request, Overrides(timeout=remaining, max_attempts=self._max_attempts))
+        overrides = Overrides(
+            timeout=remaining, max_attempts=self._max_attempts, unguarded_tools=frozenset(self._tools)
+        )
+        turn = await self._open_turn(request, overrides)
         self._turn, self._target = turn, turn.target
         self.attempts += turn.attempts
         return turn
@@ -323,35 +328,48 @@ class AgentRun:
 
     async def _call(self, call: ToolCallDone, request_id: str) -> _Executed:
         tool = self._tools[call.name]
-        error: str | None = None
+        failure: ToolFailure | None = None
         try:
             arguments: Any = _arguments.decode(call.arguments or "{}")
-            timeout = self.agent.settings.tool_timeout
-            deadline = self._deadline if timeout is None else min(self._deadline, time.monotonic() + timeout)
-            result = await self.registry.invoke(
-                tool.name,
-                arguments,
-                request_id=request_id,
-                deadline=deadline,
-                visible_to=current().client,
-                source="agent",
-            )
-            output = text_of(result.content) + ("\n[The output was cut at the size limit.]" if result.truncated else "")
-            if result.is_error:
-                error = output or "The tool reported an error."
         except (msgspec.DecodeError, RecursionError):
-            error = output = f"The arguments are not valid JSON: {call.arguments[:200]!r}. Call the tool again."
-        except RouterError as exc:
-            error = output = f"The call failed: {exc.message}"
+            output = f"The arguments are not valid JSON: {call.arguments[:200]!r}. Call the tool again."
+            failure = ToolFailure("protocol", output, _INVALID_PARAMS)
+        else:
+            try:
+                result = await self.registry.invoke(
+                    tool.name,
+                    arguments,
+                    request_id=request_id,
+                    deadline=self._tool_deadline(),
+                    visible_to=current().client,
+                    source="agent",
+                )
+            except InvalidToolArguments as exc:
+                output = f"The call was refused: {exc.message}. Call the tool again with valid arguments."
+                failure = ToolFailure("protocol", output, _INVALID_PARAMS)
+            except RouterError as exc:
+                output = f"The call failed: {exc.message}"
+                failure = ToolFailure("http", output, exc.http_status)
+            else:
+                output = text_of(result.content)
+                if result.truncated:
+                    output += "\n[The output was cut at the size limit.]"
+                if result.is_error:
+                    failure = ToolFailure("tool", output or "The tool reported an error.")
         event = ToolExecuted(
             call_id=call.id,
             server=tool.toolset,
             name=tool.server_name,
             arguments=call.arguments,
             output=output,
-            error=error,
+            failure=failure,
         )
-        return _Executed(event, ToolMessage(content=f"Error: {output}" if error else output, tool_call_id=call.id))
+        content = f"Error: {output}" if failure is not None else output
+        return _Executed(event, ToolMessage(content=content, tool_call_id=call.id))
+
+    def _tool_deadline(self) -> float:
+        timeout = self.agent.settings.tool_timeout
+        return self._deadline if timeout is None else min(self._deadline, time.monotonic() + timeout)
 
     # ------------------------------------------------------------------------------------ the conversation
 

@@ -5,7 +5,9 @@ pacing, rewritten to OpenAI's invariants: every chunk carries the answer's first
 model; a choice's role appears once, in its opening delta; a tool call's id, type and name only in its
 first delta; usage, when the client asked for it (`stream_options.include_usage`), once, as a final chunk
 with `choices: []`, summed over every turn; `data: [DONE]` last. A failure after the stream began ends it
-with an error event in OpenAI's envelope (which the SDKs raise), never with a clean finish.
+with an error event in OpenAI's envelope (which the SDKs raise), never with a clean finish. While an agent's
+tools run, the stream carries SSE comments (`: keep-alive`), which clients ignore; the calls the router ran
+itself are not chat's to show.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.pipeline.answer import add_usage
 from app.pipeline.events import (
     ChoiceFinished,
     ChoiceStarted,
+    KeepAlive,
     Logprobs,
     ReasoningDelta,
     RefusalDelta,
@@ -55,6 +58,7 @@ __all__ = ["ChunkWriter"]
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
+KEEP_ALIVE = b": keep-alive\n\n"
 
 
 @dataclass(slots=True)
@@ -122,6 +126,8 @@ class ChunkWriter:
                     self._id, self._created, self._model = event.id, event.created, event.model
             elif isinstance(event, TurnMeta):
                 self._fingerprint, self._service_tier = event.system_fingerprint, event.service_tier
+            elif isinstance(event, KeepAlive) and not choices:
+                return KEEP_ALIVE
         if not choices:
             return b""
         return self._frame(

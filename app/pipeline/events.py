@@ -28,7 +28,7 @@ tool loop) key calls by turn, never by `index` alone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UnsetType
@@ -48,6 +48,7 @@ __all__ = [
     "ToolCallDone",
     "ToolCallStarted",
     "ToolExecuted",
+    "ToolFailure",
     "TurnMeta",
     "TurnStarted",
     "TurnUsage",
@@ -127,16 +128,26 @@ class TurnUsage(_Event, frozen=True):
     usage: Usage
 
 
+class ToolFailure(msgspec.Struct, frozen=True, gc=False):
+    """Why a call the router ran did not succeed: the tool answered with an error (`tool`), the router could
+    not get a usable answer (`http`, with the status it would answer), or the call was not valid for the
+    tool (`protocol`: arguments that are not JSON, or that its schema refuses; JSON-RPC's -32602)."""
+
+    kind: Literal["tool", "http", "protocol"]
+    message: str
+    code: int = 0
+
+
 class ToolExecuted(_Event, frozen=True, gc=False):
     """A call the router executed: `server` is the toolset, `name` the tool's name there; `output` is what
-    the model was given, and `error` is set when the call failed (the model was told why)."""
+    the model was given, and `failure` is set when the call did not succeed (the model was told why)."""
 
     call_id: str
     server: str
     name: str
     arguments: str
     output: str
-    error: str | None = None
+    failure: ToolFailure | None = None
 
 
 class KeepAlive(_Event, frozen=True, gc=False):

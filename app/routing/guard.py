@@ -32,14 +32,19 @@ def function_schemas(params: ChatCompletionRequest) -> Iterator[tuple[str, str, 
             yield f"tools[{index}].function.parameters", tool.function.name, tool.function.parameters
 
 
-def check_tool_calls(params: ChatCompletionRequest, completion: ChatCompletion, provider: str) -> None:
-    """Raise `InvalidToolCall` for the first tool call in `completion` that the request's tools reject."""
+def check_tool_calls(
+    params: ChatCompletionRequest, completion: ChatCompletion, provider: str, *, skip: frozenset[str] = frozenset()
+) -> None:
+    """Raise `InvalidToolCall` for the first tool call in `completion` that the request's tools reject; calls
+    to the tools in `skip` are someone else's to check."""
     offered = {tool.function.name: tool.function for tool in params.tools or () if isinstance(tool, FunctionTool)}
     for choice in completion.choices:
         for call in choice.message.tool_calls or ():
             if not isinstance(call, FunctionToolCall):
                 continue
             name = call.function.name
+            if name in skip:
+                continue
             function = offered.get(name)
             if function is None:
                 raise InvalidToolCall(f"The model called a tool that was not offered: {name!r}.", provider=provider)

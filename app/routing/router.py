@@ -57,10 +57,12 @@ _MAX_WAITS = 1000
 
 @dataclass(frozen=True, slots=True)
 class Overrides:
-    """Per-request limits a client sets with headers."""
+    """What a request asks of routing beyond its plan: limits a client sets with headers, and the tools the
+    tool-call guard leaves alone (an agent's own: the agent loop checks those calls itself)."""
 
     timeout: float | None = None
     max_attempts: int | None = None
+    unguarded_tools: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +257,12 @@ class Router:
         plan = await self.planner.plan(request)
         request = plan.request
         guard = plan.policy.tool_call_guard if request.params.tools else "off"
+        unguarded = overrides.unguarded_tools if overrides is not None else frozenset()
 
         async def call(target: RouteTarget, lease: _Lease, position: _Position) -> ChatCompletion:
             completion = await target.provider.complete(request, target.model)
             if guard != "off":
-                check_tool_calls(request.params, completion, target.provider.name)
+                check_tool_calls(request.params, completion, target.provider.name, skip=unguarded)
             lease.latency = self.clock() - lease.started
             await lease.end(Outcome.SUCCESS)
             return completion

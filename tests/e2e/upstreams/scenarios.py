@@ -30,6 +30,9 @@ The upstream model name picks the scenario, as the router's mock provider does:
     schema-invalid  a tool call whose arguments miss a required property
     bad-args-once   `bad-args` on the first attempt of each request, then `tool`
     missing-...     404: no such model (any name that starts with `missing`)
+    always-tool     calls the first tool offered on every turn, tool results or not (an agent that never stops)
+    correcting      calls the first tool with arguments that are not JSON; once told of the error, calls it
+                    with good arguments; then answers in text (an agent correcting itself)
 
 and, whatever the dialect, the misbehaviours in `tests.e2e.upstreams.misbehaviour`.
 
@@ -218,6 +221,12 @@ def answer(attempt: Attempt, *, response_id: str, created: int, call_id: Callabl
 def _calls(attempt: Attempt) -> list[tuple[str, str]]:
     """(name, arguments) of the calls the scenario makes."""
     asked, scenario = attempt.asked, attempt.asked.scenario
+    if asked.tools and scenario == "always-tool":
+        return [(asked.tools[0], ARGS)]
+    if asked.tools and scenario == "correcting":
+        if asked.tool_result is None:
+            return [(asked.tools[0], '{"location": "Paris", ')]
+        return [(asked.tools[0], ARGS)] if asked.tool_result.startswith("Error:") else []
     if not asked.tools or asked.tool_result is not None or scenario in ("text", "mid-stream-error", "slow"):
         return []
     first, second = asked.tools[0], asked.tools[-1]
