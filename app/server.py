@@ -23,6 +23,7 @@ from app.access.admin import AdminGuard
 from app.access.gate import ClientGate
 from app.api.admin import reset_targets, target_health
 from app.api.chat import create_chat_completion
+from app.api.messages import count_message_tokens, create_message
 from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
 from app.api.responses import create_response, delete_response, retrieve_response
@@ -122,6 +123,8 @@ def create_app(
             create_response,
             retrieve_response,
             delete_response,
+            create_message,
+            count_message_tokens,
             list_models,
             retrieve_model,
             health,
