@@ -239,7 +239,7 @@ class Usage(_Wire, kw_only=True, omit_defaults=True):
 
 class Message(_Wire, kw_only=True, omit_defaults=True, tag_field="type", tag="message"):
     id: str
-    role: Literal["assistant"] = "assistant"
+    role: Literal["assistant"]
     content: list[ResponseBlock]
     model: str
     stop_reason: StopReason | None

@@ -63,6 +63,7 @@ def message_from_completion(completion: ChatCompletion, *, model: str, provider:
                 content.append(ToolUseBlock(id=call.id, name=name, input=tool_input(name, arguments, provider)))
     return Message(
         id=new_message_id(),
+        role="assistant",
         content=content,
         model=completion.model or model,
         stop_reason=stop_reason(choice.finish_reason if choice else None, refused=refused),

@@ -158,6 +158,7 @@ class MessageEventWriter:
         self._model = model or self._model
         message = Message(
             id=self._id,
+            role="assistant",
             content=[],
             model=self._model,
             stop_reason=None,
