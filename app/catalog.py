@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from providers.errors import UpstreamError
+from providers.errors import UpstreamError, UpstreamUnavailable
 from providers.schema import Model
 
 if TYPE_CHECKING:
@@ -32,17 +32,31 @@ class ModelCatalog:
 
     Only the first look at a provider waits for its list. After that, an expired list is still answered at
     once while a fresh one is fetched in the background, so no request on the routing path waits for a
-    provider's (possibly large) model list to download again.
+    provider's (possibly large) model list to download again. A list that could not be fetched, with none
+    fetched before, is asked for again at the next look after `_RETRY_FAILED_LIST_AFTER` seconds; until then
+    `infos` raises why it failed, while listings leave the provider out.
     """
 
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = providers
         self._cache: dict[str, tuple[float, dict[str, ModelInfo]]] = {}
+        self._failures: dict[str, UpstreamError] = {}  # why a provider has no list at all
         self._locks = {name: asyncio.Lock() for name in providers}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     async def infos(self, provider: Provider) -> list[ModelInfo]:
-        return list((await self._index(provider)).values())
+        """The provider's models; `UpstreamUnavailable` saying why when its list could not be fetched."""
+        index = await self._index(provider)
+        failure = self._failures.get(provider.name)
+        if failure is not None:
+            expires = self._cache[provider.name][0]
+            raise UpstreamUnavailable(
+                f"The model list of {provider.name} could not be fetched: {failure.message}",
+                provider=provider.name,
+                code="model_list_unavailable",
+                retry_after=max(0.0, expires - time.monotonic()) or None,
+            )
+        return list(index.values())
 
     async def info(self, provider: Provider, model: str) -> ModelInfo | None:
         """What the provider's list says of one model (None when unlisted, or the list is unavailable)."""
@@ -66,7 +80,7 @@ class ModelCatalog:
 
     async def _index(self, provider: Provider) -> dict[str, ModelInfo]:
         cached = self._cache.get(provider.name)
-        if cached is not None:
+        if cached is not None and not self._due_after_failure(provider, cached[0]):
             if cached[0] <= time.monotonic() and provider.name not in self._refreshing:
                 task = asyncio.create_task(self._refresh(provider), name=f"refresh {provider.name} models")
                 self._refreshing[provider.name] = task
@@ -75,8 +89,14 @@ class ModelCatalog:
         if not provider.configured:
             return {}
         async with self._locks[provider.name]:
-            cached = self._cache.get(provider.name)
-            return cached[1] if cached is not None else await self._fetch(provider)
+            cached = self._cache.get(provider.name)  # another request may have fetched it meanwhile
+            if cached is not None and not self._due_after_failure(provider, cached[0]):
+                return cached[1]
+            return await self._fetch(provider)
+
+    def _due_after_failure(self, provider: Provider, expires: float) -> bool:
+        # With no list to answer from, waiting for a fresh one beats answering "no models" once more.
+        return provider.name in self._failures and expires <= time.monotonic()
 
     async def aclose(self) -> None:
         """Stop background refreshes (the transport they use is about to close)."""
@@ -98,6 +118,10 @@ class ModelCatalog:
         except UpstreamError as exc:
             log.warning("could not list the models of %s: %s", provider.name, exc.message)
             cached = self._cache.get(provider.name)
+            if cached is None or provider.name in self._failures:
+                self._failures[provider.name] = exc
             index, ttl = (cached[1] if cached else {}), min(ttl, _RETRY_FAILED_LIST_AFTER)
+        else:
+            self._failures.pop(provider.name, None)
         self._cache[provider.name] = (time.monotonic() + ttl, index)
         return index

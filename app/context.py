@@ -46,6 +46,8 @@ class RequestContext:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     tool_calls: int = 0
+    tool_rounds: int | None = None
+    """Rounds of tool calls the router ran itself (an agent's); None when it ran none."""
     request_quota: Quota | None = None
     token_quota: Quota | None = None
     reserved_tokens: int = 0

@@ -21,26 +21,43 @@ from litestar.di import Provide
 from app.access import KeyRing
 from app.access.admin import AdminGuard
 from app.access.gate import ClientGate
+from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
 from app.api.chat import create_chat_completion
+from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
 from app.api.messages import count_message_tokens, create_message
 from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
 from app.api.responses import create_response, delete_response, retrieve_response
+from app.api.tools import invoke_tool, list_invocations, list_tools, retrieve_tool, tool_schema, watch_invocations
+from app.api.toolsets import (
+    create_toolset,
+    delete_toolset,
+    list_toolsets,
+    refresh_toolset,
+    replace_toolset,
+    retrieve_toolset,
+)
 from app.catalog import ModelCatalog
 from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
 from app.lifecycle import Lifecycle
-from app.pipeline import AnswerPipeline
+from app.pipeline.answering import AnswerPipeline
 from app.registry import build_providers
 from app.routing import Planner
 from app.routing import Router as ModelRouter
 from app.services import Services
 from app.settings import load_settings
 from app.shared import SharedState
+from app.shared.toolsets import RedisInvocationLog, RedisToolsetStore
 from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
 from app.telemetry.logs import configured_secrets
 from app.telemetry.metrics import ModelLabels
+from app.tools.egress import EgressClient
+from app.tools.invocations import LocalInvocationLog
+from app.tools.mcp_server import MCPServer
+from app.tools.registry import ToolRegistry
+from app.tools.store import SqliteToolsetStore, default_database
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -77,10 +94,22 @@ def create_app(
     metrics = Metrics(redis=settings.redis_url is not None, labels=_model_labels(settings))
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
     router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
+    redactor = Redactor(configured_secrets(settings, providers))
+    tools = tool_registry(settings, shared, metrics, redactor)
+    agents = AgentDirectory(settings.agents)
+    pipeline = AnswerPipeline(
+        router,
+        shared.limiter,
+        timeout=settings.routing.timeout,
+        agents=agents,
+        registry=tools,
+        memory=shared.turns,
+    )
     services = Services(
         settings=settings,
         router=router,
-        pipeline=AnswerPipeline(router, shared.limiter),
+        pipeline=pipeline,
+        agents=agents,
         planner=planner,
         catalog=catalog,
         board=shared.board,
@@ -90,13 +119,16 @@ def create_app(
         shared=shared,
         metrics=metrics,
         lifecycle=Lifecycle(),
-        redactor=Redactor(configured_secrets(settings, providers)),
+        redactor=redactor,
     )
+
+    mcp = MCPServer(tools, allowed_origins=settings.tools.mcp_allowed_origins)
 
     @asynccontextmanager
     async def serving(_: Litestar) -> AsyncIterator[None]:
         """Connect shared state on start; on shutdown, drain requests, then disconnect."""
         await shared.start()
+        await tools.start()
         services.lifecycle.started = True
         try:
             yield
@@ -104,6 +136,8 @@ def create_app(
             grace = settings.shutdown_timeout
             if left := await services.lifecycle.drain(grace):
                 log.warning("shutting down with %d requests still in flight after %s s", left, grace)
+            await tools.close()
+            await tools.egress.aclose()
             await shared.close()
             metrics.process_ended()
 
@@ -132,8 +166,29 @@ def create_app(
             openapi_document,
             Router("/", route_handlers=[metrics_endpoint], guards=[AdminGuard(admin_key, loopback_open=True)]),
             Router("/admin", route_handlers=[target_health, reset_targets], guards=[AdminGuard(admin_key)]),
+            list_tools,
+            list_invocations,
+            watch_invocations,
+            retrieve_tool,
+            tool_schema,
+            invoke_tool,
+            mcp_endpoint,
+            mcp_no_stream,
+            mcp_no_session,
+            Router(
+                "/v1/toolsets",
+                route_handlers=[
+                    create_toolset,
+                    list_toolsets,
+                    retrieve_toolset,
+                    replace_toolset,
+                    delete_toolset,
+                    refresh_toolset,
+                ],
+                guards=[AdminGuard(admin_key)],
+            ),
         ],
-        dependencies=_dependencies(services),
+        dependencies=_dependencies(services) | _provided({"tools": tools, "mcp": mcp}),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_bytes,
         state=State({"services": services}),
@@ -165,12 +220,39 @@ def _dependencies(services: Services) -> dict[str, Provide]:
         "limiter": services.limiter,
         "catalog": services.catalog,
         "planner": services.planner,
+        "agents": services.agents,
         "board": services.board,
         "lifecycle": services.lifecycle,
         "shared": services.shared,
         "metrics": services.metrics,
     }
+    return _provided(provided)
+
+
+def _provided(provided: dict[str, Any]) -> dict[str, Provide]:
     return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False) for name, value in provided.items()}
+
+
+def tool_registry(settings: Settings, shared: SharedState, metrics: Metrics, redactor: Redactor) -> ToolRegistry:
+    """The tool registry, its toolsets and invocations kept in Redis when configured, else in SQLite and the
+    worker's memory."""
+    tools = settings.tools
+    if shared.redis is not None:
+        store: Any = RedisToolsetStore(shared.redis)
+        invocations: Any = RedisInvocationLog(shared.redis, tools.history)
+    else:
+        store = SqliteToolsetStore(tools.database or default_database())
+        invocations = LocalInvocationLog(tools.history)
+    return ToolRegistry(
+        tools,
+        store=store,
+        invocations=invocations,
+        limiter=shared.limiter,
+        egress=EgressClient(allow_private_networks=tools.allow_private_networks),
+        config_toolsets=settings.toolsets,
+        observer=metrics,
+        secrets=redactor.add,
+    )
 
 
 def _constant(value: object) -> Any:

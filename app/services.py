@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.access import KeyRing, RateLimiter
+    from app.agents.directory import AgentDirectory
     from app.catalog import ModelCatalog
     from app.lifecycle import Lifecycle
-    from app.pipeline import AnswerPipeline
+    from app.pipeline.answering import AnswerPipeline
     from app.responses.store import ResponseStore
     from app.routing import HealthBoard, Planner, Router
     from app.settings import Settings
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     router: Router
     pipeline: AnswerPipeline
+    agents: AgentDirectory
     planner: Planner
     catalog: ModelCatalog
     board: HealthBoard

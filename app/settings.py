@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AgentSettings",
     "AliasSettings",
     "CapabilityOverrides",
     "ClientKeySettings",
@@ -38,6 +39,7 @@ __all__ = [
     "RoutingSettings",
     "Settings",
     "TargetSettings",
+    "ToolSettings",
     "load_settings",
 ]
 
@@ -151,6 +153,8 @@ class ClientKeySettings(_Table):
     requests_per_minute: int | None = Field(default=None, ge=1)
     tokens_per_minute: int | None = Field(default=None, ge=1)
     """Prompt plus completion tokens, as the upstreams count them."""
+    tools: list[str] = Field(default_factory=list)
+    """Registry tools the key may see and invoke (`weather_*`, `*`); none by default."""
 
     @field_validator("sha256")
     @classmethod
@@ -181,6 +185,53 @@ class RedisSettings(_Table):
                 f"({self.lease_ttl:g}), so that one slow renewal does not let running attempts lapse"
             )
         return self
+
+
+class ToolSettings(_Table):
+    """`[tools]`: how the tool registry calls tools, and where it keeps toolsets registered through the API."""
+
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds one tool call may take, when its definition sets no `timeout` of its own."""
+    max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """A tool's answer is cut at this many bytes (the result says `truncated`)."""
+    max_attempts: int = Field(default=1, ge=1)
+    """Attempts per call when a definition sets no `max_attempts` (retried: connect errors, 429, 5xx)."""
+    allow_private_networks: bool = True
+    """Whether tools may live on private and loopback addresses (self-hosted n8n does). Link-local and cloud
+    metadata addresses are always refused."""
+    database: str | None = None
+    """The SQLite file for toolsets registered through the API; `tools.sqlite3` under the user's data
+    directory when unset. Unused when `redis_url` is set."""
+    sync_interval: float = Field(default=0.5, gt=0)
+    """Seconds between checks for toolsets changed by another worker or instance."""
+    history: int = Field(default=1000, ge=1)
+    """Invocations kept for `GET /v1/tools/invocations`."""
+    log_content: bool = False
+    """Record arguments and output in the invocation history and log (off: only sizes)."""
+    max_document_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Largest OpenAPI document fetched from a URL."""
+    mcp_allowed_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call `POST /mcp` (requests without an `Origin` header are always allowed)."""
+
+
+class AgentSettings(_Table):
+    """`[agents.<name>]`: a model name clients use for a model that runs registry tools itself."""
+
+    model: str = Field(min_length=1)
+    """The routable model or alias each round goes to (its routing, fallback and tool-call guard apply)."""
+    tools: list[str] = Field(default_factory=list)
+    """Registry tool names the agent may call; `*` matches anything (`weather_*`)."""
+    instructions: str | None = None
+    """A system message put before the conversation."""
+    describe_toolsets: bool = False
+    """Add the descriptions of the toolsets the agent's tools come from to its instructions."""
+    description: str = ""
+    max_rounds: int = Field(default=10, ge=1)
+    """Rounds of tool calls at most; past them the answer stops with `finish_reason` `length`."""
+    parallel_tool_calls: int = Field(default=4, ge=1)
+    """Tool calls of one round run at once, at most."""
+    tool_timeout: float | None = Field(default=None, gt=0)
+    """Seconds one tool call may take (the tool's own timeout when unset)."""
 
 
 class Settings(BaseSettings):
@@ -217,6 +268,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(default=None, validation_alias=AliasChoices("redis_url", "REDIS_URL"))
     """Redis shared by every worker and instance (rate limits, target health); local state without it."""
     redis: RedisSettings = RedisSettings()
+    tools: ToolSettings = ToolSettings()
+    agents: dict[str, AgentSettings] = Field(default_factory=dict)
+    """`[agents.<name>]` tables: models that run registry tools themselves."""
+    toolsets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """`[toolsets.<name>]` tables: toolsets registered from the config file (validated by `app.tools`)."""
 
     @field_validator("keys")
     @classmethod
@@ -229,6 +285,15 @@ class Settings(BaseSettings):
             if (other := owners.setdefault(key.sha256, name)) != name:
                 raise ValueError(f"the keys {other!r} and {name!r} have the same sha256")
         return keys
+
+    @model_validator(mode="after")
+    def _agents_are_names_of_their_own(self) -> Settings:
+        for name in self.agents:
+            if not _KEY_NAME.match(name):
+                raise ValueError(f"the agent name {name!r} must be letters, digits, '.', '_' or '-' (64 at most)")
+            if name in self.models or name == self.free.alias:
+                raise ValueError(f"the agent {name!r} has the name of an alias")
+        return self
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

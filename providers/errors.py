@@ -2,6 +2,8 @@
 
     RouterError                     anything that ends a request with an error response
     ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
+    │   ├── InvalidToolDefinition   400  a toolset definition is invalid (its field in `param`)
+    │   └── InvalidToolArguments    400  a tool's arguments do not match its schema (`arguments.<field>`)
     ├── InvalidAPIKey               401  a client or admin key is required and the request has none of them
     ├── PermissionDenied            403  the key is known but may not do this
     │   ├── ModelNotAllowed         403  the client's key may not use the model it asked for
@@ -9,13 +11,20 @@
     ├── NotFound                    404  nothing answers to that name
     │   ├── ModelNotFound           404  no provider or model answers to that name
     │   ├── ResponseNotFound        404  no stored response has that id (for this client)
+    │   ├── ToolNotFound            404  no tool or toolset of that name that this client may see
     │   └── RouteNotFound           404  no endpoint at that URL
     ├── MethodNotAllowed            405  the endpoint exists, not with that method
+    ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
+    ├── ToolRateLimited             429  a tool is over its calls per minute (with Retry-After)
     ├── ClientClosedRequest         499  the client went away before its answer (nobody reads this one)
     ├── InternalError               500  the router itself failed (logged with its traceback, never shown)
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
+    ├── ToolError                   502  the router got no usable answer from a tool; subclasses say how
+    │   ├── ToolUnreachable         502  could not connect (a refused address included), or it broke
+    │   ├── ToolInvalidResponse     502  the answer is not the tool's protocol, or not its `returns` schema
+    │   └── ToolTimeout             504  no answer within the tool's timeout or the request's deadline
     └── UpstreamError               502  an upstream failed; subclasses say how
         ├── UpstreamRejected        4xx  the upstream refused the client's request (status passed on)
         │   └── UpstreamCannotServe 4xx  this target cannot take this request (no such model here, no
@@ -23,14 +32,20 @@
         ├── UpstreamRateLimited     429  (with Retry-After when the upstream gave one)
         ├── UpstreamAuthFailed      502  the upstream refused the router's own provider key
         ├── UpstreamUnavailable     503  overloaded, or no capacity for this request
-        │   └── UpstreamPaymentRequired  503  no credit left on the router's account
+        │   ├── UpstreamPaymentRequired  503  no credit left on the router's account
+        │   └── TargetUnavailable   503  the router did not try a target: its circuit is open, it is rate
+        │                                limited, or it is at its `max_concurrent`
         ├── UpstreamTimeout         504
         ├── UpstreamConnectionError 502  could not connect, or the connection broke
-        └── UpstreamProtocolError   502  the upstream answered with something that is not its API
+        ├── UpstreamProtocolError   502  the upstream answered with something that is not its API
+        │   └── UpstreamResponseTooLarge 502  an answer, or one stream event, over the provider's size limit
+        └── InvalidToolCall         502  the tool-call guard refused a model's tool call (a tool not offered,
+                                         or arguments that are not valid for it)
 
 Adapters raise these; the routing layer reads `retryable`; `app.errors` renders every one of them, for
-every endpoint, the same way. Messages must never contain a secret: adapters scrub upstream text before it
-gets here.
+every endpoint, the same way. Messages must never contain a secret: `providers.transport` scrubs the
+provider's key from every byte an upstream sends, where it enters, so upstream text reaches them clean;
+tool errors never quote a tool's headers.
 """
 
 from __future__ import annotations
@@ -44,6 +59,9 @@ __all__ = [
     "InternalError",
     "InvalidAPIKey",
     "InvalidRequest",
+    "InvalidToolArguments",
+    "InvalidToolCall",
+    "InvalidToolDefinition",
     "MethodNotAllowed",
     "ModelNotAllowed",
     "ModelNotFound",
@@ -54,6 +72,14 @@ __all__ = [
     "ResponseNotFound",
     "RouteNotFound",
     "RouterError",
+    "TargetUnavailable",
+    "ToolError",
+    "ToolInvalidResponse",
+    "ToolNotFound",
+    "ToolRateLimited",
+    "ToolTimeout",
+    "ToolUnreachable",
+    "ToolsetConflict",
     "UpstreamAuthFailed",
     "UpstreamCannotServe",
     "UpstreamConnectionError",
@@ -62,6 +88,7 @@ __all__ = [
     "UpstreamProtocolError",
     "UpstreamRateLimited",
     "UpstreamRejected",
+    "UpstreamResponseTooLarge",
     "UpstreamTimeout",
     "UpstreamUnavailable",
 ]
@@ -181,6 +208,57 @@ class ProviderNotConfigured(RouterError):
     default_code = "provider_not_configured"
 
 
+class InvalidToolDefinition(InvalidRequest):
+    default_code = "invalid_tool_definition"
+
+
+class InvalidToolArguments(InvalidRequest):
+    default_code = "invalid_tool_arguments"
+
+
+class ToolNotFound(NotFound):
+    default_code = "tool_not_found"
+
+
+class ToolsetConflict(RouterError):
+    status = 409
+    type = "invalid_request_error"
+    default_code = "toolset_exists"
+
+
+class ToolRateLimited(RouterError):
+    """A tool's own calls-per-minute limit; the caller should wait `retry_after` seconds."""
+
+    status = 429
+    type = "rate_limit_error"
+    default_code = "tool_rate_limited"
+    retryable = True
+
+
+class ToolError(RouterError):
+    """The router's side of a tool call failed: no answer, or one it cannot use."""
+
+    status = 502
+    type = "server_error"
+    default_code = "tool_error"
+    retryable = True
+
+
+class ToolUnreachable(ToolError):
+    default_code = "tool_unreachable"
+
+
+class ToolInvalidResponse(ToolError):
+    default_code = "tool_invalid_response"
+    retryable = False
+
+
+class ToolTimeout(ToolError):
+    status = 504
+    type = "timeout_error"
+    default_code = "tool_timeout"
+
+
 class UpstreamError(RouterError):
     """An upstream provider failed to produce an answer."""
 
@@ -242,6 +320,12 @@ class UpstreamPaymentRequired(UpstreamUnavailable):
     retryable = False
 
 
+class TargetUnavailable(UpstreamUnavailable):
+    """The router did not try a target: its circuit is open, it is rate limited, or it is at its limit."""
+
+    default_code = "target_unavailable"
+
+
 class UpstreamTimeout(UpstreamError):
     status = 504
     type = "timeout_error"
@@ -254,3 +338,16 @@ class UpstreamConnectionError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     default_code = "upstream_invalid_response"
+
+
+class UpstreamResponseTooLarge(UpstreamProtocolError):
+    """An answer outgrew a limit the provider's settings set: another target may answer, this one will not."""
+
+    default_code = "upstream_response_too_large"
+    retryable = False
+
+
+class InvalidToolCall(UpstreamError):
+    """A model called a tool that was not offered, or with arguments that are not valid for it."""
+
+    default_code = "invalid_tool_call"

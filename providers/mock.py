@@ -13,6 +13,10 @@ It lets anyone try the whole tool loop with curl, and gives tests a provider wit
     slow          answers like `text` after `MOCK_SLOW_SECONDS`
     stream-error  streams part of an answer, then fails (a plain request fails at once)
 
+The failing scenarios are scripted: the router retries and falls back from them as from any upstream, but
+they say nothing about the mock's health (`scripted`), so they never open its circuit or start a rate-limit
+cooldown, and every request to a scenario goes the same way.
+
 Argument values come from the last user message: strings from its first quoted text, numbers from its
 first number, so `Create a customer named '你好'` yields `{"customer_name": "你好"}`.
 """
@@ -57,7 +61,7 @@ from providers.schema import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from providers.request import ChatRequest
     from providers.schema import ChatCompletionRequest
@@ -68,6 +72,7 @@ SCENARIOS = ("text", "tool", "parallel", "noargs", "rate-limited", "server-error
 _QUOTED = re.compile(r"""'([^']+)'|"([^"]+)\"""")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _json = msgspec.json.Encoder()
+_MAX_EXAMPLE_DEPTH = 16
 
 
 class MockSettings(ProviderSettings):
@@ -90,6 +95,7 @@ class MockProvider(Provider):
     name = "mock"
     settings_class = MockSettings
     capabilities = Capabilities()
+    scripted = True
     created: ClassVar[int] = 1_700_000_000
 
     async def list_models(self) -> list[ModelInfo]:
@@ -112,7 +118,7 @@ class MockProvider(Provider):
             usage=_usage(request.params, turn),
         )
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream(self, request: ChatRequest, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
         turn = await self._turn(request.params, model)
         chunk = _ChunkFactory(_completion_id(), f"mock/{model}")
         yield chunk(ChoiceDelta(role="assistant", content="" if turn.text is not None else None))
@@ -247,14 +253,21 @@ class _Hints:
         )
 
 
-def _example(schema: dict[str, Any], hints: _Hints, root: dict[str, Any] | None = None) -> Any:
-    """A value valid against a (tool parameters or response format) JSON schema."""
+def _example(schema: dict[str, Any], hints: _Hints, root: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """A value valid against a (tool parameters or response format) JSON schema.
+
+    A schema that requires itself (`{"$ref": "#"}` as a required property) has no finite valid value: past
+    `_MAX_EXAMPLE_DEPTH` levels the example stops with an empty object rather than recurse forever.
+    """
     root = root if root is not None else schema
+    if depth > _MAX_EXAMPLE_DEPTH:
+        return {}
+    depth += 1
     if "$ref" in schema:
         target: Any = root
         for part in str(schema["$ref"]).lstrip("#/").split("/"):
             target = target.get(part, {}) if part else target
-        return _example(target, hints, root)
+        return _example(target, hints, root, depth)
     if "default" in schema:
         return schema["default"]
     if "const" in schema:
@@ -264,16 +277,16 @@ def _example(schema: dict[str, Any], hints: _Hints, root: dict[str, Any] | None 
     for key in ("anyOf", "oneOf", "allOf"):
         options = [option for option in schema.get(key, ()) if option.get("type") != "null"]
         if options:
-            return _example(options[0], hints, root)
+            return _example(options[0], hints, root, depth)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         properties: dict[str, Any] = schema.get("properties", {})
         required = schema.get("required", list(properties))
-        return {name: _example(sub, hints, root) for name, sub in properties.items() if name in required}
+        return {name: _example(sub, hints, root, depth) for name, sub in properties.items() if name in required}
     if kind == "array":
-        return [_example(schema.get("items", {}), hints, root)]
+        return [_example(schema.get("items", {}), hints, root, depth)]
     if kind == "integer":
         return int(hints.number) if hints.number is not None else schema.get("minimum", 1)
     if kind == "number":

@@ -9,19 +9,16 @@ a hook or two. Everything a dialect may vary in is translated here, in one place
   DeepSeek's cache counters) and turn in-band failures (`finish_reason: "error"`, an `error` object in a
   200 body or a stream) into errors;
 - errors: `error_from_response()` maps an upstream status and error body, in OpenAI's shape or
-  OpenRouter's, to the router's error types; `_transport_errors()` does the same for httpx's exceptions.
+  OpenRouter's, to the router's error types.
 
-Output invariants every provider shares (tool-call indexes, `content: null`, one finish reason...) are not
-enforced here but in `app.normalise`, so they hold for adapters of other dialects too.
+Sending, reading, size limits, scrubbing the key and transport failures are `providers.transport`'s, which
+any dialect's adapter composes the same way. Output invariants every provider shares (tool-call indexes,
+`content: null`, one finish reason...) are not enforced here but in `app.normalise`, so they hold for
+adapters of other dialects too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import email.utils
-import functools
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -52,10 +49,10 @@ from providers.schema import (
     PromptTokensDetails,
     Usage,
 )
-from providers.sse import ServerSentEvent, iter_events
+from providers.transport import UpstreamHTTP, retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+    from collections.abc import AsyncGenerator, Callable, Mapping
 
     from providers.request import ChatRequest
     from providers.schema import Message
@@ -86,8 +83,6 @@ class _ModelListing(msgspec.Struct):
 _models_decoder = msgspec.json.Decoder(_ModelListing)
 _messages_decoder = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])
 _MAX_MODEL_PAGES = 50
-# A server that keeps a stream open after `[DONE]` gets this long before its connection is dropped instead.
-_DRAIN_SECONDS = 1.0
 
 # Finish reasons some dialects use to report a failure in place of an answer, and what they mean.
 _AUTH_CODES = frozenset({"invalid_api_key", "authentication", "unauthorized"})
@@ -109,15 +104,12 @@ class OpenAICompatibleProvider(Provider):
 
     def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
         super().__init__(settings, transport)
-        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
-        self._extensions = {"timeout": timeout.as_dict()}
+        self.http = UpstreamHTTP(
+            self.name, transport, settings, headers=self.headers(), error_from_response=self.error_from_response
+        )
         self._chat_url = httpx.URL(self._url(self.chat_path))
 
     # ------------------------------------------------------------------------------------------- request
-
-    @functools.cached_property
-    def _headers(self) -> dict[str, str]:
-        return self.headers()
 
     def headers(self) -> dict[str, str]:
         """Headers for every upstream request (authentication and any a dialect adds)."""
@@ -145,7 +137,7 @@ class OpenAICompatibleProvider(Provider):
     # ------------------------------------------------------------------------------------------- calls
 
     async def complete(self, request: ChatRequest, model: str) -> ChatCompletion:
-        content = await self._read(await self._send(self._chat_url, self.payload(request, model, stream=False)))
+        content = await self.http.fetch(self._chat_url, self.payload(request, model, stream=False))
         try:
             # DeepSeek sends blank keep-alive lines before the body while a request is queued.
             completion = _completion_decoder.decode(content.lstrip())
@@ -156,65 +148,25 @@ class OpenAICompatibleProvider(Provider):
         self.adapt_completion(completion)
         return completion
 
-    async def stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatCompletionChunk]:
-        response = await self._send(self._chat_url, self.payload(request, model, stream=True))
-        try:
-            with self._transport_errors():
-                await self._check_stream(response)
-                async for chunk in self._chunks(response):
-                    yield chunk
-        finally:
-            await response.aclose()
-
-    async def _send(self, url: httpx.URL, body: bytes | None = None) -> httpx.Response:
-        """Send one request upstream (POST with a body, GET without); the answer's body is still to read."""
-        method = "POST" if body is not None else "GET"
-        upstream = httpx.Request(method, url, content=body, headers=self._headers, extensions=self._extensions)
-        with self._transport_errors():
-            return await self.transport.handle_async_request(upstream)
-
-    async def _read(self, response: httpx.Response) -> bytes:
-        """A whole answer's body, or the router's error for it when the upstream refused the request."""
-        with self._transport_errors():
-            try:
-                content = await response.aread()
-            finally:
-                await response.aclose()
-        if response.status_code >= 400:
-            raise self.error_from_response(response.status_code, content, response.headers)
-        return content
-
-    async def _check_stream(self, response: httpx.Response) -> None:
-        """Raise for a stream request that was refused, or answered with something other than SSE."""
-        if response.status_code >= 400:
-            await response.aread()
-            raise self.error_from_response(response.status_code, response.content, response.headers)
-        content_type = response.headers.get("content-type", "")
-        if not content_type.startswith("text/event-stream"):
-            await response.aread()
-            raise UpstreamProtocolError(
-                f"{self.name} answered a stream request with {content_type!r}, not server-sent events: "
-                f"{response.content[:200].decode('utf-8', 'replace')!r}",
-                provider=self.name,
-            )
-
-    async def _chunks(self, response: httpx.Response) -> AsyncIterator[ChatCompletionChunk]:
-        """The chunks of an SSE body. It ends well at `[DONE]` after an answer, or when a finished one closes."""
+    async def stream(self, request: ChatRequest, model: str) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """The chunks of an SSE answer. It ends well at `[DONE]` after an answer, or when a finished one closes."""
         answered = finished = False
-        events = iter_events(response.aiter_bytes())
-        async for event in events:
-            if event.data == b"[DONE]":
-                if answered:
-                    await _drain(events)
+        async with self.http.stream(self._chat_url, self.payload(request, model, stream=True)) as events:
+            async for event in events:
+                if event.data == b"[DONE]":
+                    if not answered:
+                        raise UpstreamProtocolError(
+                            f"{self.name} ended the stream without an answer.", provider=self.name
+                        )
+                    await self.http.drain(events)
                     return
-                raise UpstreamProtocolError(f"{self.name} ended the stream without an answer.", provider=self.name)
-            chunk = self._decode_chunk(event.data)
-            if event.event == "error" and chunk.error is UNSET:
-                raise self.error_from_body(502, ErrorBody(message=event.data.decode(errors="replace")))
-            self.adapt_chunk(chunk)
-            answered = True
-            finished = finished or any(choice.finish_reason is not None for choice in chunk.choices)
-            yield chunk
+                chunk = self._decode_chunk(event.data)
+                if event.event == "error" and chunk.error is UNSET:
+                    raise self.error_from_body(502, ErrorBody(message=event.data.decode(errors="replace")))
+                self.adapt_chunk(chunk)
+                answered = True
+                finished = finished or any(choice.finish_reason is not None for choice in chunk.choices)
+                yield chunk
         if not finished:
             raise UpstreamConnectionError(
                 f"{self.name} closed the stream before the answer was finished.", provider=self.name
@@ -226,7 +178,7 @@ class OpenAICompatibleProvider(Provider):
         for _ in range(_MAX_MODEL_PAGES):
             if url is None:
                 break
-            content = await self._read(await self._send(url))
+            content = await self.http.fetch(url)
             try:
                 listing = _models_decoder.decode(content.lstrip())
             except msgspec.DecodeError as exc:
@@ -265,16 +217,16 @@ class OpenAICompatibleProvider(Provider):
     # --------------------------------------------------------------------------------------------- errors
 
     def error_from_response(self, status: int, content: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        """The one place an upstream's HTTP error becomes a router error."""
+        """The one place an upstream's HTTP error becomes a router error (`content` is scrubbed already)."""
         try:
             body = _error_decoder.decode(content.lstrip()).error
         except msgspec.DecodeError:  # ValidationError is a DecodeError
             body = ErrorBody(message=content[:500].decode("utf-8", "replace").strip())
-        return self.error_from_body(status, body, retry_after=_retry_after(headers))
+        return self.error_from_body(status, body, retry_after=retry_after(headers))
 
     def error_from_body(self, status: int, body: ErrorBody, retry_after: float | None = None) -> UpstreamError:
         """Map a status and an error body (OpenAI's shape or OpenRouter's) to a router error."""
-        message = self._scrub(body.message) or f"HTTP {status}"
+        message = body.message or f"HTTP {status}"
         code = _structured_code(body)
         said = f"{self.name} answered {status}: {message}"
         if status == 401 or (status == 403 and code in _AUTH_CODES):
@@ -311,30 +263,10 @@ class OpenAICompatibleProvider(Provider):
             return self.error_from_body(body.code, body)
         error = _FAILED_FINISH.get(finish_reason or "", UpstreamError)
         return error(
-            f"{self.name} failed while answering: {self._scrub(body.message)}",
+            f"{self.name} failed while answering: {body.message}",
             provider=self.name,
             code=_structured_code(body),
         )
-
-    @contextlib.contextmanager
-    def _transport_errors(self) -> Iterator[None]:
-        """Translate httpx's exceptions into the router's, like httpx does for httpcore's."""
-        try:
-            yield
-        except httpx.TimeoutException as exc:
-            cause = exc.__cause__
-            if isinstance(cause, OSError) and not isinstance(cause, TimeoutError):
-                # aiohttp's transport reports a refused connection as a connect timeout; it is not one.
-                raise UpstreamConnectionError(f"Could not connect to {self.name}.", provider=self.name) from None
-            raise UpstreamTimeout(
-                f"{self.name} did not answer in time ({type(exc).__name__}).", provider=self.name
-            ) from None
-        except httpx.ConnectError:
-            raise UpstreamConnectionError(f"Could not connect to {self.name}.", provider=self.name) from None
-        except httpx.HTTPError as exc:
-            raise UpstreamConnectionError(
-                f"The connection to {self.name} failed ({type(exc).__name__}).", provider=self.name
-            ) from None
 
     # -------------------------------------------------------------------------------------------- helpers
 
@@ -350,22 +282,8 @@ class OpenAICompatibleProvider(Provider):
                 provider=self.name,
             ) from None
 
-    def _scrub(self, text: str) -> str:
-        """Remove the router's key from upstream text (some upstreams quote the key they rejected)."""
-        key = self.settings.api_key
-        secret = key.get_secret_value() if key else ""
-        return text.replace(secret, "[redacted]") if secret else text
-
     def _key_hint(self) -> str:
         return f" (set by {self.api_key_env})" if self.api_key_env else ""
-
-
-async def _drain(events: AsyncIterator[ServerSentEvent]) -> None:
-    """Read a stream to the end of its body after `[DONE]`, so its connection can serve the next request."""
-    with contextlib.suppress(TimeoutError, httpx.HTTPError):
-        async with asyncio.timeout(_DRAIN_SECONDS):
-            async for _ in events:
-                pass
 
 
 def rewrite_messages(
@@ -429,19 +347,3 @@ def _structured_code(body: ErrorBody) -> str | None:
     if isinstance(metadata, dict) and isinstance(metadata.get("error_type"), str):
         return str(metadata["error_type"])
     return None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from a `Retry-After` header in seconds or as an HTTP date."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -4,7 +4,9 @@ What differs from OpenAI and where it is handled: the `{code: int, message, meta
 `finish_reason: "error"` in 200 bodies and streams, `reasoning` in place of `reasoning_content`, SSE comment
 lines and usage sent on every stream are all OpenAI-dialect variants handled by the shared codec; role
 repeated on every delta is normalised for every provider in `app.normalise`. This module adds the optional
-attribution headers and sends a client's `reasoning_content` back under OpenRouter's name, `reasoning`.
+attribution headers, sends a client's `reasoning_content` back under OpenRouter's name, `reasoning`, and
+says which models its `free` alias stands for (`expand_alias`): the `:free` variants, which share one
+account-wide quota.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import SettingsConfigDict
 
-from providers.base import Capabilities, ModelInfo, ProviderSettings
+from providers.base import AliasModels, Capabilities, ModelInfo, ProviderSettings
 from providers.openai_compat import ModelEntry, OpenAICompatibleProvider, rewrite_messages
 from providers.schema import AssistantMessage, Message
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import msgspec
 
     from providers.request import ChatRequest
@@ -53,6 +57,13 @@ class OpenRouterProvider(OpenAICompatibleProvider):
 
     def adapt_fields(self, request: ChatRequest) -> dict[str, Any]:
         return rewrite_messages(request, _carries_reasoning, _as_reasoning)
+
+    def expand_alias(self, alias: str, listed: Sequence[ModelInfo]) -> AliasModels | None:
+        """`free`: the models OpenRouter offers at no cost, whose ids end in `:free`."""
+        if alias != "free":
+            return None
+        # Free models draw on one quota per account: a 429 from one is a 429 for all of them.
+        return AliasModels([info for info in listed if info.id.endswith(":free")], quota_group=f"{self.name}:free")
 
     def model_info(self, entry: ModelEntry) -> ModelInfo:
         """OpenRouter lists what each model supports: parameters, context length, input modalities."""

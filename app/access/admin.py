@@ -1,9 +1,9 @@
 """The admin key: who may look at and change the router's own state (`/admin/*`, and `/metrics` from afar).
 
 The key is `LLM_ROUTER_ADMIN_KEY` (`admin_key` in the config file), presented as `Authorization: Bearer
-<key>` and compared in constant time. Without a configured key the admin endpoints are off: they answer
-403 `admin_disabled`, so nobody can mistake an unprotected router for a protected one. Client keys never
-open them.
+<key>` and compared in constant time. A request without a key gets 401; one with a key that is not the
+admin key (a client key, say) gets 403. Without a configured key the admin endpoints are off: they answer
+403 `admin_disabled`, so nobody can mistake an unprotected router for a protected one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import hmac
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from providers.errors import AdminDisabled, InvalidAPIKey
+from providers.errors import AdminDisabled, InvalidAPIKey, PermissionDenied
 
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
@@ -36,8 +36,10 @@ class AdminGuard:
         if self._key is None:
             raise AdminDisabled("The admin endpoints are disabled: set LLM_ROUTER_ADMIN_KEY.")
         presented = bearer_token(connection.headers.get("authorization", ""))
-        if presented is None or not hmac.compare_digest(presented.encode(), self._key):
-            raise InvalidAPIKey("A valid admin key is required: send it as `Authorization: Bearer <key>`.")
+        if presented is None:
+            raise InvalidAPIKey("The admin key is required: send it as `Authorization: Bearer <key>`.")
+        if not hmac.compare_digest(presented.encode(), self._key):
+            raise PermissionDenied("That key is not the admin key.", code="invalid_admin_key")
 
 
 def bearer_token(authorization: str) -> str | None:

@@ -4,7 +4,7 @@ handlers ask for.
 With keys configured, every request must present one (`Authorization: Bearer <key>`, or the `api-key` /
 `x-api-key` header other OpenAI-style SDKs send), or it is refused with 401 before any handler runs. Only the
 operational paths are exempt and keep their own rules: `/health`, `/ready`, `/openapi.json`, `/metrics`
-(loopback or the admin key) and `/admin/*` (the admin key). Exempting these few, rather than protecting
+(loopback or the admin key), `/admin/*` and `/v1/toolsets*` (the admin key). Exempting these few, rather than protecting
 `/v1/*`, means no spelling of a path can reach the API without a key.
 
 The handler, once it knows what the request asks for, calls `admit`: a model the key may not use is a 403,
@@ -35,10 +35,11 @@ if TYPE_CHECKING:
     from app.telemetry.logs import Redactor
     from providers.request import ChatRequest
 
-__all__ = ["ClientGate", "admit", "estimate_tokens", "presented_key", "quota_headers"]
+__all__ = ["ClientGate", "admit", "charge_tokens", "estimate_tokens", "presented_key", "quota_headers"]
 
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
 _ADMIN = "/admin/"
+_TOOLSETS = "/v1/toolsets"  # the registry's admin API: the admin key, never a client key
 _REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
 _TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 
@@ -109,6 +110,17 @@ async def admit(limiter: RateLimiter, models: Iterable[tuple[str, str]] = (), to
     context.reserved_tokens = tokens or 0
 
 
+async def charge_tokens(limiter: RateLimiter, tokens: int) -> None:
+    """Take another turn's estimated tokens from the current request's key (an agent's next round): never
+    refused, since the request was admitted, and settled with the rest when the answer is over."""
+    context = current()
+    key = context.client
+    if key is None or key.tokens_per_minute is None or tokens <= 0:
+        return
+    await limiter.settle(key, 0, tokens)
+    context.reserved_tokens += tokens
+
+
 def estimate_tokens(request: ChatRequest) -> int:
     """Tokens a request may use, before the upstream says: about four bytes of prompt JSON per token, plus the
     completion budget it asked for."""
@@ -164,7 +176,7 @@ def duration(seconds: float) -> str:
 
 
 def _exempt(path: str) -> bool:
-    return path in _OPEN or path.startswith(_ADMIN)
+    return path in _OPEN or path.startswith(_ADMIN) or path == _TOOLSETS or path.startswith(_TOOLSETS + "/")
 
 
 def _missing() -> InvalidAPIKey:

@@ -45,16 +45,25 @@ class ClientKey:
     models: tuple[str, ...] = ("*",)
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    tools: tuple[str, ...] = ()
+    """Registry tool name patterns (`weather_*`) this client may see and invoke; none by default."""
     _pattern: re.Pattern[str] | None = field(init=False, repr=False)
+    _tool_pattern: re.Pattern[str] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Shell-style patterns (`openrouter/*`), compiled once into one expression; None allows everything.
         pattern = None if "*" in self.models else re.compile("|".join(map(fnmatch.translate, self.models)))
         object.__setattr__(self, "_pattern", pattern)
+        tools = re.compile("|".join(map(fnmatch.translate, self.tools))) if self.tools else None
+        object.__setattr__(self, "_tool_pattern", tools)
 
     def allows(self, model: str) -> bool:
         """Whether this client may ask for `model` (an alias or a `<provider>/<model>` id)."""
         return self._pattern is None or self._pattern.match(model) is not None
+
+    def allows_tool(self, name: str) -> bool:
+        """Whether this client may see and invoke the registry tool `name`."""
+        return self._tool_pattern is not None and self._tool_pattern.match(name) is not None
 
     @property
     def limited(self) -> bool:
@@ -76,6 +85,7 @@ class KeyRing:
                 models=tuple(key.models),
                 requests_per_minute=key.requests_per_minute,
                 tokens_per_minute=key.tokens_per_minute,
+                tools=tuple(key.tools),
             )
             for name, key in keys.items()
         )

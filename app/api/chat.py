@@ -14,14 +14,16 @@ from app.api.routed import event_stream, request_overrides, requested_models, ro
 from app.chat.render import ChunkWriter
 from app.context import current
 from app.errors import as_router_error
-from app.pipeline import AnswerPipeline
+from app.pipeline.answering import AnswerPipeline
+from app.routing.guard import function_schemas
+from app.schemas import check_tool_schemas
 from providers.errors import RouterError
 from providers.request import ChatRequest
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from app.pipeline import AnswerStream
+    from app.pipeline.turns import AnswerStream
 
 __all__ = ["create_chat_completion"]
 
@@ -35,6 +37,7 @@ async def create_chat_completion(
     request: Request[Any, Any, Any], pipeline: Injected[AnswerPipeline]
 ) -> Response[bytes] | Stream:
     chat_request = ChatRequest.decode(await request.body())
+    check_tool_schemas(function_schemas(chat_request.params))
     params = chat_request.params
     current().model = params.model
     overrides = request_overrides(request.headers)
@@ -47,7 +50,7 @@ async def create_chat_completion(
     return Response(
         _encoder.encode(answer.completion),
         media_type="application/json",
-        headers=route_headers(answer.target, answer.attempts),
+        headers=route_headers(answer.target, answer.attempts, answer.tool_rounds),
     )
 
 

@@ -27,14 +27,14 @@ from app.messages.from_chat import message_from_completion
 from app.messages.stream import MessageEventWriter, encode_events
 from app.messages.to_chat import chat_request
 from app.messages.tokens import estimate_input_tokens
-from app.pipeline import AnswerPipeline
+from app.pipeline.answering import AnswerPipeline
 from providers.anthropic_schema import CountTokensResponse
 from providers.errors import RouterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from app.pipeline import AnswerStream
+    from app.pipeline.turns import AnswerStream
 
 __all__ = ["count_message_tokens", "create_message"]
 
@@ -62,7 +62,10 @@ async def create_message(
     return Response(
         _encoder.encode(message),
         media_type="application/json",
-        headers={**route_headers(answer.target, answer.attempts), "request-id": current().request_id},
+        headers={
+            **route_headers(answer.target, answer.attempts, answer.tool_rounds),
+            "request-id": current().request_id,
+        },
     )
 
 

@@ -22,7 +22,7 @@ from app.api.inject import Injected
 from app.api.routed import event_stream, request_overrides, route_headers
 from app.context import current
 from app.errors import as_router_error
-from app.pipeline import AnswerPipeline
+from app.pipeline.answering import AnswerPipeline
 from app.responses.decode import decode_request
 from app.responses.events import encode_event
 from app.responses.from_chat import new_response, response_from_completion
@@ -34,7 +34,7 @@ from providers.errors import InvalidRequest, ResponseNotFound, RouterError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
-    from app.pipeline import AnswerStream
+    from app.pipeline.turns import AnswerStream
     from app.responses.decode import ResponsesRequest
     from app.responses.events import Event
     from app.responses.items import InputItem
@@ -72,7 +72,7 @@ async def create_response(
     return Response(
         _encoder.encode(response),
         media_type="application/json",
-        headers=route_headers(answer.target, answer.attempts),
+        headers=route_headers(answer.target, answer.attempts, answer.tool_rounds),
     )
 
 

@@ -58,9 +58,13 @@ def requested_models(request: ChatRequest) -> Iterator[tuple[str, str]]:
         yield name, f"models[{position}]"
 
 
-def route_headers(target: RouteTarget, attempts: int) -> dict[str, str]:
-    """Which target served a request, and in how many upstream attempts."""
-    return {"x-llm-router-target": target.name, "x-llm-router-attempts": str(attempts)}
+def route_headers(target: RouteTarget, attempts: int, tool_rounds: int | None = None) -> dict[str, str]:
+    """Which target served a request, in how many upstream attempts, and (an agent's answer) after how many
+    rounds of tool calls the router ran itself."""
+    headers = {"x-llm-router-target": target.name, "x-llm-router-attempts": str(attempts)}
+    if tool_rounds is not None:
+        headers["x-llm-router-tool-rounds"] = str(tool_rounds)
+    return headers
 
 
 def event_stream(body: AsyncIterator[bytes], target: RouteTarget, attempts: int) -> Stream:

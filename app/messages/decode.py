@@ -3,9 +3,10 @@
 What the router cannot do is refused here with a 400 whose message names the field, never dropped:
 Anthropic's server tools (web search, code execution, text editor...), `container`, `mcp_servers` and
 `context_management`, blocks other than text, image, tool_use, tool_result, thinking and redacted_thinking,
-and a `tool_choice` that names a tool the request does not offer. `max_tokens` is required, as Anthropic's
-API requires it (except for counting tokens). Hints that change nothing a chat model can honour are
-accepted and ignored: `cache_control` anywhere, `citations`, `service_tier`, `speed`, `inference_geo`.
+a `tool_choice` that names a tool the request does not offer, and a tool whose `input_schema` is not a
+usable JSON Schema (`app.schemas`). `max_tokens` is required, as Anthropic's API requires it (except for
+counting tokens). Hints that change nothing a chat model can honour are accepted and ignored:
+`cache_control` anywhere, `citations`, `service_tier`, `speed`, `inference_geo`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 
 import msgspec
 
+from app.schemas import check_tool_schemas
 from providers.anthropic_schema import MessagesRequest, ToolChoiceAny, ToolChoiceTool
 from providers.errors import InvalidRequest
 from providers.request import check_model_name, decode_json
@@ -82,6 +84,9 @@ def _check_tools(request: MessagesRequest) -> None:
                 param=f"tools[{index}].input_schema",
                 code="missing_required_parameter",
             )
+    check_tool_schemas(
+        (f"tools[{index}].input_schema", tool.name, tool.input_schema) for index, tool in enumerate(tools)
+    )
     choice = request.tool_choice
     if isinstance(choice, ToolChoiceTool) and not any(tool.name == choice.name for tool in tools):
         raise InvalidRequest(

@@ -3,11 +3,6 @@
 events      the answer events front ends render (text, reasoning, tool calls, finish, usage)
 normalise   OpenAI's invariants, enforced on any adapter's output, as events
 answer      a whole answer from its events; usage summed across turns
-turns       `AnswerPipeline`: admission, routing, normalisation and accounting of a request
+turns       one routed turn (streamed or whole), whole answers and streamed ones
+answering   `AnswerPipeline`: admission, routing, agents, normalisation and accounting of a request
 """
-
-from __future__ import annotations
-
-from app.pipeline.turns import Answer, AnswerPipeline, AnswerStream
-
-__all__ = ["Answer", "AnswerPipeline", "AnswerStream"]

@@ -19,6 +19,8 @@ without knowing why.
     ToolCallDone    a call is complete (arguments `"{}"` when it took none); sent as its choice finishes
     ChoiceFinished  a choice's one finish reason, within OpenAI's values
     TurnUsage       what the turn cost, as the upstream reported it
+    ToolExecuted    a tool the router ran itself, between two turns (an agent's): its call and result
+    KeepAlive       nothing to say yet (tools are running); a stream sends a comment so no one times out
 
 A turn's tool calls are numbered from 0 in each turn: consumers that span turns (a Responses stream, a
 tool loop) key calls by turn, never by `index` alone.
@@ -37,6 +39,7 @@ __all__ = [
     "AnswerEvent",
     "ChoiceFinished",
     "ChoiceStarted",
+    "KeepAlive",
     "Logprobs",
     "ReasoningDelta",
     "RefusalDelta",
@@ -44,6 +47,7 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallDone",
     "ToolCallStarted",
+    "ToolExecuted",
     "TurnMeta",
     "TurnStarted",
     "TurnUsage",
@@ -123,6 +127,22 @@ class TurnUsage(_Event, frozen=True):
     usage: Usage
 
 
+class ToolExecuted(_Event, frozen=True, gc=False):
+    """A call the router executed: `server` is the toolset, `name` the tool's name there; `output` is what
+    the model was given, and `error` is set when the call failed (the model was told why)."""
+
+    call_id: str
+    server: str
+    name: str
+    arguments: str
+    output: str
+    error: str | None = None
+
+
+class KeepAlive(_Event, frozen=True, gc=False):
+    pass
+
+
 AnswerEvent = (
     TurnStarted
     | TurnMeta
@@ -136,4 +156,6 @@ AnswerEvent = (
     | ToolCallDone
     | ChoiceFinished
     | TurnUsage
+    | ToolExecuted
+    | KeepAlive
 )

@@ -10,8 +10,9 @@ Adapters translate dialects; this module guarantees what a client sees, whicheve
   and finishes exactly once; the id, creation time and model are those of the turn's first chunk; usage is
   reported once, at the end.
 
-`normalise_completion` fixes a whole answer in place. `ChunkNormaliser` turns each upstream chunk of a
-stream into a batch of events (`app.pipeline.events`), and `finish()` closes what the upstream left open.
+`normalise_completion` fixes a whole answer in place, and `completion_events` says it as one batch of events.
+`ChunkNormaliser` turns each upstream chunk of a stream into a batch of events (`app.pipeline.events`), and
+`finish()` closes what the upstream left open.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from providers.schema import ChatCompletion, ChatCompletionChunk, ChunkChoice, Usage
     from providers.schema import ToolCallDelta as UpstreamToolCallDelta
 
-__all__ = ["ChunkNormaliser", "finish_reason", "new_call_id", "normalise_completion"]
+__all__ = ["ChunkNormaliser", "completion_events", "finish_reason", "new_call_id", "normalise_completion"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,37 @@ def normalise_completion(completion: ChatCompletion) -> ChatCompletion:
     if completion.usage is None:
         completion.usage = UNSET
     return completion
+
+
+def completion_events(completion: ChatCompletion) -> list[AnswerEvent]:
+    """A normalised whole answer as the events a stream of it would have given, in one batch."""
+    events: list[AnswerEvent] = [TurnStarted(completion.id, completion.created, completion.model)]
+    fingerprint, tier = completion.system_fingerprint, completion.service_tier
+    if isinstance(fingerprint, str) or isinstance(tier, str):
+        events.append(
+            TurnMeta(
+                system_fingerprint=fingerprint if isinstance(fingerprint, str) else UNSET,
+                service_tier=tier if isinstance(tier, str) else UNSET,
+            )
+        )
+    for choice in completion.choices:
+        index, message = choice.index, choice.message
+        events.append(ChoiceStarted(index, "" if message.content else message.content, None))
+        if message.reasoning_content:
+            events.append(ReasoningDelta(index, message.reasoning_content))
+        if message.content:
+            events.append(TextDelta(index, message.content))
+        if message.refusal:
+            events.append(RefusalDelta(index, message.refusal))
+        calls = [call for call in message.tool_calls or () if isinstance(call, FunctionToolCall)]
+        for position, call in enumerate(calls):
+            events.append(ToolCallStarted(index, position, call.id, call.function.name, call.function.arguments))
+        for position, call in enumerate(calls):
+            events.append(ToolCallDone(index, position, call.id, call.function.name, call.function.arguments))
+        events.append(ChoiceFinished(index, choice.finish_reason or "stop"))
+    if completion.usage:
+        events.append(TurnUsage(completion.usage))
+    return events
 
 
 @dataclass(slots=True)

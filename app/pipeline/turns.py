@@ -1,39 +1,55 @@
-"""The answer pipeline: admit a request, run a routed model turn, normalise it, account for it.
+"""Routed model turns and answers, as the pipeline hands them to front ends and to an agent's loop.
 
-    request ──> AnswerPipeline ──> Router (targets, retries, fallback) ──> provider adapter
-                     │
-                     ├── complete(): a whole, normalised answer        (Answer)
-                     └── stream():   batches of answer events as they come (AnswerStream)
-
-Both front ends (`/v1/chat/completions`, `/v1/responses`) call the pipeline and only render what it gives
-them. Everything a request costs is counted here, in its `RequestContext`: the client key's admission
-(models it may use, requests and tokens per minute), the target that served, usage and tool calls, added up
-turn by turn so an answer made of several turns bills all of them.
+A `Turn` is one routed model call as batches of answer events: a `TurnStream` when it is streamed (events
+as chunks arrive), a `WholeTurn` when it was answered whole. An `Answer` is a whole answer; an
+`AnswerStream` one being streamed, a single turn or an agent's rounds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from app.access.gate import admit, estimate_tokens
-from app.context import current
 from app.pipeline.answer import AnswerBuilder
-from app.pipeline.normalise import ChunkNormaliser, normalise_completion
+from app.pipeline.normalise import ChunkNormaliser, completion_events
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator
 
-    from app.access.limits import RateLimiter
     from app.context import RequestContext
     from app.pipeline.events import AnswerEvent
-    from app.routing import ChunkStream, Overrides, Router, RouteTarget
-    from providers.request import ChatRequest
+    from app.routing import ChunkStream, RouteTarget
     from providers.schema import ChatCompletion
 
-__all__ = ["Answer", "AnswerPipeline", "AnswerStream"]
+__all__ = ["Answer", "AnswerStream", "Turn", "TurnStream", "WholeTurn"]
+
+
+class Turn(Protocol):
+    """One routed model turn, as batches of answer events."""
+
+    @property
+    def target(self) -> RouteTarget:
+        """The target that served (an agent's: the last round's)."""
+
+    @property
+    def attempts(self) -> int:
+        """Upstream attempts it took."""
+
+    def __aiter__(self) -> AsyncIterator[list[AnswerEvent]]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AnswerStream(Turn, Protocol):
+    """An answer being streamed (one turn, or an agent's rounds): whole, as `completion()`, once over."""
+
+    @property
+    def tool_rounds(self) -> int | None:
+        """Rounds of tool calls the router ran itself (None: no agent)."""
+
+    def completion(self) -> ChatCompletion: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +59,25 @@ class Answer:
     completion: ChatCompletion
     target: RouteTarget
     attempts: int
+    tool_rounds: int | None = None
+    """Rounds of tool calls the router ran itself (None: no agent)."""
+    recorded: tuple[list[AnswerEvent], ...] = ()
+    """An agent's events, in order (a single turn's are `completion`'s)."""
+
+    def events(self) -> list[list[AnswerEvent]]:
+        """The answer as the batches of events a stream of it gives."""
+        return list(self.recorded) if self.recorded else [completion_events(self.completion)]
 
 
-class AnswerStream:
-    """A routed answer being streamed, as batches of answer events; whole (`completion()`) once it is over.
+class TurnStream:
+    """A routed turn being streamed, as batches of answer events; whole (`completion()`) once it is over.
 
     Iterating it runs the upstream stream to its end; a `RouterError` raised while iterating is the
     upstream failing after the answer began (the front end ends its stream with an error). However the
     iteration ends, the upstream request is closed and the request's context is told what it cost.
     """
+
+    tool_rounds: int | None = None
 
     def __init__(self, chunks: ChunkStream, context: RequestContext) -> None:
         self.target = chunks.target
@@ -85,35 +111,16 @@ class AnswerStream:
         return self._answer.completion()
 
 
-class AnswerPipeline:
-    """Answers chat requests through the router, for every front end."""
+class WholeTurn:
+    """A routed turn answered whole, as the one batch of events a stream of it would have given."""
 
-    def __init__(self, router: Router, limiter: RateLimiter) -> None:
-        self.router = router
-        self.limiter = limiter
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.target = answer.target
+        self.attempts = answer.attempts
 
-    async def complete(
-        self, request: ChatRequest, overrides: Overrides | None, models: Iterable[tuple[str, str]]
-    ) -> Answer:
-        """A whole answer to `request`, from a client allowed `models` ((name, param) pairs)."""
-        context = current()
-        await admit(self.limiter, models, estimate_tokens(request))
-        routed = await self.router.complete(request, overrides)
-        completion = normalise_completion(routed.completion)
-        context.served(routed.target.name)
-        context.count_usage(completion.usage)
-        context.tool_calls += sum(len(choice.message.tool_calls or ()) for choice in completion.choices)
-        return Answer(completion, routed.target, routed.attempts)
+    async def __aiter__(self) -> AsyncIterator[list[AnswerEvent]]:
+        yield completion_events(self.answer.completion)
 
-    async def stream(
-        self, request: ChatRequest, overrides: Overrides | None, models: Iterable[tuple[str, str]]
-    ) -> AnswerStream:
-        """Start streaming an answer: returns once its first chunk has arrived (until then it may still be
-        retried or sent elsewhere), and the stream is closed when the request ends, whatever happens."""
-        context = current()
-        await admit(self.limiter, models, estimate_tokens(request))
-        chunks = await self.router.open_stream(request, overrides)
-        context.on_close(chunks.aclose)
-        context.served(chunks.target.name)
-        context.stream = True
-        return AnswerStream(chunks, context)
+    async def aclose(self) -> None:
+        pass

@@ -23,6 +23,7 @@ from app.responses.wire import (
     ToolChoiceAllowed,
     ToolChoiceFunction,
 )
+from app.schemas import check_tool_schemas
 from providers.errors import InvalidRequest
 from providers.request import check_model_name, decode_json, invalid_request
 
@@ -59,6 +60,7 @@ def decode_request(body: bytes) -> ResponsesRequest:
     check_model_name(create.model, "model")
     _refuse_unsupported(create)
     tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
+    check_tool_schemas((f"tools[{index}].parameters", tool.name, tool.parameters) for index, tool in enumerate(tools))
     return ResponsesRequest(
         create=create,
         input=_input(create),

@@ -2,34 +2,34 @@
 
 Models, free ones most of all, sometimes call tools with arguments that are not JSON or do not match the
 tool's schema. Handed to an agent, such a call breaks its step; caught here, it is one failed attempt the
-router can retry or fall back from. Schemas are compiled once and cached by their JSON text.
+router can retry or fall back from. Schemas come from the client, so they are compiled and run by
+`app.schemas`, in bounded time whatever they contain; `function_schemas` lists them for the check that
+refuses an unusable one when the request arrives.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import jsonschema
 import msgspec
-from jsonschema.exceptions import best_match
 
-from providers.errors import UpstreamError
+from app.schemas import SchemaInvalid, compile_schema
+from providers.errors import InvalidToolCall
 from providers.schema import UNSET, FunctionTool, FunctionToolCall
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from providers.schema import ChatCompletion, ChatCompletionRequest
 
-__all__ = ["InvalidToolCall", "check_tool_calls"]
-
-_encoder = msgspec.json.Encoder(order="deterministic")
+__all__ = ["InvalidToolCall", "check_tool_calls", "function_schemas"]  # the error lives in providers.errors
 
 
-class InvalidToolCall(UpstreamError):
-    """A model called a tool that was not offered, or with arguments that are not valid for it."""
-
-    status = 502
-    default_code = "invalid_tool_call"
+def function_schemas(params: ChatCompletionRequest) -> Iterator[tuple[str, str, object]]:
+    """Each function tool's parameters schema, with its `param` and the function's name."""
+    for index, tool in enumerate(params.tools or ()):
+        if isinstance(tool, FunctionTool):
+            yield f"tools[{index}].function.parameters", tool.function.name, tool.function.parameters
 
 
 def check_tool_calls(params: ChatCompletionRequest, completion: ChatCompletion, provider: str) -> None:
@@ -45,32 +45,21 @@ def check_tool_calls(params: ChatCompletionRequest, completion: ChatCompletion, 
                 raise InvalidToolCall(f"The model called a tool that was not offered: {name!r}.", provider=provider)
             try:
                 arguments = msgspec.json.decode(call.function.arguments or "{}")
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # msgspec stops at Python's recursion limit
                 raise InvalidToolCall(
                     f"The model called {name!r} with arguments that are not JSON: {call.function.arguments[:200]!r}.",
                     provider=provider,
                 ) from None
             if function.parameters is UNSET:
                 continue
-            validator = _validator(_encoder.encode(function.parameters))
-            if validator is None:
-                continue
-            error = best_match(validator.iter_errors(arguments))
-            if error is not None:
-                where = "/".join(str(part) for part in error.absolute_path) or "(root)"
+            try:
+                schema = compile_schema(function.parameters)
+            except SchemaInvalid:
+                continue  # the schema is at fault, not the model (requests with one are refused on arrival)
+            problem = schema.first_error(arguments)
+            if problem is not None:
                 raise InvalidToolCall(
-                    f"The model called {name!r} with arguments its schema rejects at {where}: {error.message}.",
+                    f"The model called {name!r} with arguments its schema rejects at {problem.path or '(root)'}: "
+                    f"{problem.message}",
                     provider=provider,
                 )
-
-
-@functools.lru_cache(maxsize=1024)
-def _validator(schema_json: bytes) -> Any:
-    """A compiled validator for a schema, or None when the schema itself is not valid (not the model's fault)."""
-    schema = msgspec.json.decode(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError:
-        return None
-    return cls(schema)

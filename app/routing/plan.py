@@ -1,9 +1,12 @@
 """From a model name to an ordered list of targets: aliases, fallback lists, free models, strategies.
 
 A client names a routable id (`openrouter/<model>`), an alias from `[models.<alias>]`, or the built-in free
-alias; it may add OpenRouter's `models: [...]` as its own fallback list. The planner turns that into the
-targets to try, drops those that cannot serve the request (no tool support, no JSON schema, no images,
-context too short), and orders the rest by the alias's strategy and what the health board knows.
+alias; it may add its own fallback list as `models: [...]`. The planner turns that into the targets to try,
+drops those that cannot serve the request (no tool support, no JSON schema, no images, context too short),
+and orders the rest by the alias's strategy and what the health board knows.
+
+Nothing here knows a provider's policy. Which models the free alias stands for, and which of them share a
+quota, is the provider's to say (`Provider.expand_alias`); the planner only filters, shuffles and caps them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from providers.base import Capabilities
-from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured
+from providers.errors import InvalidRequest, ModelNotFound, ProviderNotConfigured, UpstreamError, UpstreamUnavailable
 from providers.schema import ImagePart, JsonSchemaFormat, UserMessage
 
 if TYPE_CHECKING:
@@ -22,7 +25,8 @@ if TYPE_CHECKING:
     from app.catalog import ModelCatalog
     from app.routing.health import TargetStatus
     from app.settings import AliasSettings, Settings, Strategy, TargetSettings, ToolCallGuard
-    from providers.base import ModelInfo, Provider
+    from providers.base import Provider
+    from providers.errors import RouterError
     from providers.request import ChatRequest
 
 __all__ = ["Needs", "Planner", "Policy", "RoutePlan", "RouteTarget", "order_targets"]
@@ -73,7 +77,7 @@ class RoutePlan:
     name: str  # what the client asked for, for messages
     targets: list[RouteTarget]
     policy: Policy
-    follows_models: bool = False  # the router follows the request's own `models` list (see `Planner.plan`)
+    request: ChatRequest  # what the targets are sent (without a `models` list the router follows itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,12 @@ class Needs:
             # About four bytes of JSON per token; an estimate errs towards "too long" only for images.
             prompt_tokens=len(bytes(messages)) // 4 if messages is not None else 0,
         )
+
+    def describe(self) -> str:
+        """What the request needs, in words, for messages."""
+        needs = ["tools"] * self.tools + ["response_format json_schema"] * self.json_schema
+        needs += ["image inputs"] * self.vision
+        return ", ".join(needs) + (" and " if needs else "") + f"a prompt of about {self.prompt_tokens} tokens"
 
     def unmet_by(self, capabilities: Capabilities, context_length: int | None) -> str | None:
         """Why a model with these capabilities cannot serve the request, or None when it can."""
@@ -145,13 +155,15 @@ class Planner:
         """The targets for a request, in the order its names give them.
 
         A request's own `models` list is followed by the router when every entry is a name the router can
-        route; otherwise it is OpenRouter's native fallback list, and goes upstream untouched.
+        route, and is then not sent upstream. Otherwise it is not the router's: like any field the router
+        does not know, it goes upstream untouched, where OpenRouter reads it as its own fallback list.
         """
         fallbacks = request.fallback_models()
         follows_models = bool(fallbacks) and all(self._routable(name) for name in fallbacks)
         names = [request.params.model, *(fallbacks if follows_models else ())]
         targets: list[RouteTarget] = []
         policy: Policy | None = None
+        free_failed: RouterError | None = None  # why the free alias gave no targets
         for position, name in enumerate(names):
             param = "model" if position == 0 else f"models[{position - 1}]"
             alias = self.settings.models.get(name)
@@ -162,14 +174,20 @@ class Planner:
                 ]
             elif self.settings.free.enabled and name == self.settings.free.alias:
                 policy = policy or replace(self.default_policy, tool_call_guard=self.settings.free.tool_call_guard)
-                targets += await self._free_targets(request)
+                try:
+                    targets += await self._free_targets(request)
+                except (InvalidRequest, ProviderNotConfigured, UpstreamError) as exc:
+                    free_failed = exc  # the other names in the request's list may still serve it
             else:
                 targets.append(self.target(name, param))
+        if free_failed is not None and not targets:
+            raise free_failed
         return RoutePlan(
             name=request.params.model,
             targets=_unique(targets),
             policy=policy or self.default_policy,
-            follows_models=follows_models,
+            # A fallback list the router follows is not the upstream's to follow again.
+            request=request.without("models") if follows_models else request,
         )
 
     def _routable(self, name: str) -> bool:
@@ -190,9 +208,9 @@ class Planner:
             )
         return RouteTarget(provider, model, settings)
 
-    async def capable(self, plan: RoutePlan, request: ChatRequest) -> list[RouteTarget]:
-        """The plan's targets that can serve this request; a clear 400 when none of them can."""
-        needs = Needs.of(request)
+    async def capable(self, plan: RoutePlan) -> list[RouteTarget]:
+        """The plan's targets that can serve its request; a clear 400 when none of them can."""
+        needs = Needs.of(plan.request)
         capable: list[RouteTarget] = []
         reasons: list[str] = []
         for target in plan.targets:
@@ -237,22 +255,53 @@ class Planner:
     async def _free_targets(self, request: ChatRequest) -> list[RouteTarget]:
         free = self.settings.free
         provider = self.providers.get(free.provider)
-        targets: list[RouteTarget] = []
-        if (provider is None or not provider.configured) and not free.fallback:
+        fallback = [replace(self.target(name, "model"), checked=True) for name in free.fallback]
+        if provider is None or not provider.configured:
+            if fallback:
+                return fallback
             env = provider.api_key_env if provider else None
             raise ProviderNotConfigured(
                 f"The '{free.alias}' alias routes to {free.provider}'s free models"
                 + (f": set {env} where the router runs." if env else ", which is not installed."),
                 param="model",
             )
-        if provider is not None and provider.configured:
-            needs = Needs.of(request)
-            models = [info for info in await self.catalog.infos(provider) if _is_free(info, needs)]
-            # Spread load: each request sees the free models in a new order.
-            self.rng.shuffle(models)
-            group = f"{provider.name}:free"  # one account-wide quota: a 429 from one is a 429 for all
-            targets = [RouteTarget(provider, info.id, group=group, checked=True) for info in models[: free.max_models]]
-        return targets + [replace(self.target(name, "model"), checked=True) for name in free.fallback]
+        try:
+            listed = await self.catalog.infos(provider)
+        except UpstreamError as exc:
+            if fallback:  # the catalog has logged why
+                return fallback
+            raise UpstreamUnavailable(
+                f"The '{free.alias}' alias could not find {provider.name}'s free models. {exc.message}",
+                provider=provider.name,
+                code=exc.code,
+                retry_after=exc.retry_after,
+            ) from None
+        expanded = provider.expand_alias("free", listed)
+        free_models = expanded.models if expanded is not None else []
+        if not free_models and not fallback:
+            raise UpstreamUnavailable(
+                f"The '{free.alias}' alias found no free models in {provider.name}'s model list.",
+                provider=provider.name,
+                code="no_free_models",
+            )
+        needs = Needs.of(request)
+        models = [
+            info
+            for info in free_models
+            if needs.unmet_by(info.capabilities or Capabilities(), info.context_length) is None
+        ]
+        # Spread load: each request sees the free models in a new order.
+        self.rng.shuffle(models)
+        group = expanded.quota_group if expanded is not None else None
+        targets = [RouteTarget(provider, info.id, group=group, checked=True) for info in models[: free.max_models]]
+        if not targets and not fallback:
+            raise InvalidRequest(
+                f"No target of '{free.alias}' can serve this request: none of the {len(free_models)} free models "
+                f"of {provider.name} takes a request with {needs.describe()}.",
+                param="model",
+                code="no_capable_target",
+            )
+        return targets + fallback
 
 
 def order_targets(
@@ -277,11 +326,6 @@ def order_targets(
 def _unavailable(target: RouteTarget, status: TargetStatus) -> bool:
     busy = target.max_concurrent is not None and status.in_flight >= target.max_concurrent
     return busy or status.available_in > 0
-
-
-def _is_free(info: ModelInfo, needs: Needs) -> bool:
-    capabilities = info.capabilities or Capabilities()
-    return info.id.endswith(":free") and needs.unmet_by(capabilities, info.context_length) is None
 
 
 def _pick(override: bool | None, listed: bool) -> bool:

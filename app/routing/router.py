@@ -1,56 +1,58 @@
-"""Running a request: retries on a target, fallback across targets, one deadline over all of it.
+"""Running a request: attempts on a target, fallback across targets, one deadline over all of it.
 
-For each target in the plan's order the router makes up to `max_attempts` attempts (tenacity: exponential
-backoff with jitter, `Retry-After` honoured up to a cap), but only for failures that another try can fix
-(429, 5xx, connection errors, timeouts). A target that cannot serve this request (a 404 for the model or
-its parameters, a context too long), or that keeps failing, hands over to the next target; a request the
-upstream judged invalid goes straight back to the client. A stream counts as answered once its first chunk
-arrives: after that it is never retried or sent elsewhere, so two models' output is never spliced.
+The router tries the plan's targets in order. When an attempt fails, the decision table
+(`app.routing.decisions`) says what to do next: try the same target again after a wait, move on, come back
+to a target that is only briefly unavailable once nothing else answered, or give up. This module only
+carries the decisions out, on the injected clock and sleep, and keeps the one count of attempts. A stream
+counts as answered once its first chunk arrives: after that it is never retried or sent elsewhere, so two
+models' output is never spliced.
+
+Tenacity is not used here: every retry decision is the table's, and what remains is a short loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
-
-from app.routing.guard import InvalidToolCall, check_tool_calls
-from app.routing.health import Outcome
+from app.routing.decisions import Action, AttemptEnd, Decision, decide, health_outcome
+from app.routing.guard import check_tool_calls
+from app.routing.health import CircuitState, Outcome
 from app.routing.observer import Unobserved
 from app.routing.plan import order_targets
 from providers.errors import (
-    ModelNotFound,
     ProviderNotConfigured,
     RouterError,
+    TargetUnavailable,
     UpstreamCannotServe,
     UpstreamError,
     UpstreamRateLimited,
-    UpstreamRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
     from app.routing.health import HealthBoard
     from app.routing.observer import RoutingObserver
     from app.routing.plan import Planner, RoutePlan, RouteTarget
-    from app.settings import RoutingSettings
+    from app.settings import RoutingSettings, ToolCallGuard
     from providers.request import ChatRequest
     from providers.schema import ChatCompletion, ChatCompletionChunk
 
-__all__ = ["ChunkStream", "Overrides", "Routed", "Router", "TargetUnavailable"]
+__all__ = ["ChunkStream", "Overrides", "Routed", "Router"]
 
 T = TypeVar("T")
 
-# Passes over the targets: the first, then over those only briefly unavailable. The deadline ends them
-# first in practice; this bound only guards against a clock that does not move.
-_ROUNDS = 1000
+# Waits for briefly unavailable targets, per request. The deadline ends them first in practice; this bound
+# only guards against a clock that does not move.
+_MAX_WAITS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +70,6 @@ class Routed:
     completion: ChatCompletion
     target: RouteTarget
     attempts: int
-
-
-class TargetUnavailable(UpstreamUnavailable):
-    """The router did not try a target: its circuit is open, it is rate limited, or it is at its limit."""
-
-    default_code = "target_unavailable"
 
 
 @dataclass(slots=True)
@@ -94,19 +90,13 @@ class _Lease:
             latency = self.latency if outcome is Outcome.SUCCESS else None
             seconds = self.latency if self.latency is not None else self.clock() - self.started
             self.observer.attempt_finished(self.target.name, outcome, seconds)
+            if self.target.provider.scripted and outcome in (Outcome.FAILURE, Outcome.RATE_LIMITED):
+                outcome = Outcome.NEUTRAL  # it failed as its script says: nothing learned about its health
             await self.board.release(self.target.name, self.target.group, outcome, latency, retry_after)
 
     async def fail(self, error: BaseException) -> None:
-        if isinstance(error, UpstreamRateLimited):
-            await self.end(Outcome.RATE_LIMITED, error.retry_after)
-        elif isinstance(error, ModelNotFound) or (
-            isinstance(error, UpstreamCannotServe) and (error.http_status == 404 or error.code == "model_not_found")
-        ):
-            await self.end(Outcome.NOT_FOUND)  # no such target: the board keeps nothing of it
-        elif isinstance(error, UpstreamError) and not isinstance(error, UpstreamRejected | InvalidToolCall):
-            await self.end(Outcome.FAILURE)
-        else:  # the request's fault, or the client went away: nothing learned about the target
-            await self.end(Outcome.NEUTRAL)
+        retry_after = error.retry_after if isinstance(error, UpstreamRateLimited) else None
+        await self.end(health_outcome(error), retry_after)
 
 
 class ChunkStream:
@@ -116,15 +106,17 @@ class ChunkStream:
         self,
         target: RouteTarget,
         first: ChatCompletionChunk | None,
-        rest: AsyncIterator[ChatCompletionChunk],
+        rest: AsyncGenerator[ChatCompletionChunk, None],
         lease: _Lease,
         attempts: int = 1,
+        decide: Callable[[RouterError], Decision] | None = None,
     ) -> None:
         self.target = target
         self.attempts = attempts
         self._first = first
         self._rest = rest
         self._lease = lease
+        self._decide = decide or _give_up
 
     async def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         if self._first is not None:
@@ -133,6 +125,10 @@ class ChunkStream:
         try:
             async for chunk in self._rest:
                 yield chunk
+        except RouterError as error:
+            await self._lease.fail(error)
+            # The table gives up on a started stream, with the error that ends it: nothing is tried elsewhere.
+            raise (self._decide(error).error or error) from error.__cause__
         except BaseException as error:
             await self._lease.fail(error)
             raise
@@ -140,17 +136,97 @@ class ChunkStream:
     async def aclose(self) -> None:
         """Stop the upstream request (a client that goes away must not keep it running)."""
         try:
-            await self._rest.aclose()  # type: ignore[attr-defined]
+            await self._rest.aclose()
         finally:
             await self._lease.end(Outcome.SUCCESS)
 
 
-@dataclass
-class _Failures:
-    """What went wrong on each target tried, for the error the client gets when all of them failed."""
+def _give_up(error: RouterError) -> Decision:
+    return Decision(Action.GIVE_UP, "the stream has started", error=error)
 
-    items: list[tuple[RouteTarget, RouterError, int]] = field(default_factory=list)
-    deadline_passed: bool = False
+
+@dataclass(slots=True)
+class _Position:
+    """Where a request stands on its current target, as the decision table reads it."""
+
+    attempt: int
+    allowed: int
+    deadline: float
+    guard: ToolCallGuard
+
+
+@dataclass(slots=True)
+class _Tried:
+    """What one target did for a request."""
+
+    target: RouteTarget
+    attempts: int = 0
+    error: RouterError | None = None  # how its last attempt failed
+    skipped: RouterError | None = None  # why it was then not tried (again)
+    why_skipped: str = ""
+
+    def describe(self) -> str:
+        if self.error is None:
+            return f"{self.target.name}: not tried: {self.why_skipped}"
+        described = f"{self.target.name}: {self.error.message}"
+        if self.attempts > 1:
+            described += f" ({self.attempts} attempts)"
+        if self.skipped is not None:
+            described += f"; then not tried again: {self.why_skipped}"
+        return described
+
+
+@dataclass(slots=True)
+class _Record:
+    """The attempts one request made: the one count of them, and the error its client gets if all failed."""
+
+    name: str
+    targets: dict[str, _Tried] = field(default_factory=dict)
+    total: int = 0
+
+    def on(self, target: RouteTarget) -> _Tried:
+        tried = self.targets.get(target.name)
+        if tried is None:
+            tried = self.targets[target.name] = _Tried(target)
+        return tried
+
+    def began(self, target: RouteTarget) -> None:
+        tried = self.on(target)
+        tried.attempts += 1
+        tried.skipped = None
+        self.total += 1
+
+    def failed(self, target: RouteTarget, error: RouterError) -> None:
+        self.on(target).error = error
+
+    def skipped(self, target: RouteTarget, error: RouterError, why: str) -> None:
+        tried = self.on(target)
+        tried.skipped, tried.why_skipped = error, why
+
+    def exhausted(self, out_of_time: bool) -> RouterError:
+        """The most meaningful error once every target has failed, saying what happened to each."""
+        tried = list(self.targets.values())
+        if len(tried) == 1 and not out_of_time:
+            only = tried[0]
+            error = only.error or only.skipped
+            assert error is not None
+            return error  # the target's own error, as its upstream (or the router) gave it
+        described = "; ".join(entry.describe() for entry in tried) or "nothing (no time left)"
+        message = f"No target of '{self.name}' could answer. Tried: {described}"
+        errors = [error for entry in tried if (error := entry.error or entry.skipped) is not None]
+        waits = [error.retry_after for error in errors if error.retry_after]
+        if out_of_time:
+            return UpstreamTimeout(message, provider=self.name, code="deadline_exceeded")
+        if errors and all(isinstance(error, UpstreamRateLimited) for error in errors):
+            return UpstreamRateLimited(message, provider=self.name, retry_after=min(waits, default=None))
+        if errors and all(isinstance(error, UpstreamCannotServe) for error in errors):
+            first = errors[0]
+            return UpstreamCannotServe(message, provider=self.name, status=first.http_status, code=first.code)
+        if any(
+            isinstance(error, UpstreamUnavailable | UpstreamRateLimited | ProviderNotConfigured) for error in errors
+        ):
+            return UpstreamUnavailable(message, provider=self.name, retry_after=min(waits, default=None))
+        return UpstreamError(message, provider=self.name)
 
 
 class Router:
@@ -163,6 +239,7 @@ class Router:
         settings: RoutingSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         observer: RoutingObserver | None = None,
     ) -> None:
@@ -170,17 +247,16 @@ class Router:
         self.board = board
         self.settings = settings
         self.clock = clock
+        self.sleep = sleep
         self.rng = rng or random.Random()
         self.observer: RoutingObserver = observer or Unobserved()
-        self._backoff = wait_exponential_jitter(
-            multiplier=settings.backoff_initial, max=settings.backoff_max, jitter=settings.backoff_initial
-        )
 
     async def complete(self, request: ChatRequest, overrides: Overrides | None = None) -> Routed:
-        plan, request = await self._plan(request)
+        plan = await self.planner.plan(request)
+        request = plan.request
         guard = plan.policy.tool_call_guard if request.params.tools else "off"
 
-        async def call(target: RouteTarget, lease: _Lease) -> ChatCompletion:
+        async def call(target: RouteTarget, lease: _Lease, position: _Position) -> ChatCompletion:
             completion = await target.provider.complete(request, target.model)
             if guard != "off":
                 check_tool_calls(request.params, completion, target.provider.name)
@@ -188,176 +264,155 @@ class Router:
             await lease.end(Outcome.SUCCESS)
             return completion
 
-        completion, target, attempts = await self._route(plan, request, overrides, call, retry_guard=guard == "retry")
+        completion, target, attempts = await self._route(plan, overrides, call, guard)
         return Routed(completion, target, attempts)
 
     async def open_stream(self, request: ChatRequest, overrides: Overrides | None = None) -> ChunkStream:
         """Start a stream and wait for its first chunk: until then it may still be retried or fall back."""
-        plan, request = await self._plan(request)
+        plan = await self.planner.plan(request)
+        request = plan.request
 
-        async def call(target: RouteTarget, lease: _Lease) -> ChunkStream:
+        async def call(target: RouteTarget, lease: _Lease, position: _Position) -> ChunkStream:
             chunks = target.provider.stream(request, target.model)
             try:
                 first = await anext(chunks, None)
             except BaseException:
-                await chunks.aclose()  # type: ignore[attr-defined]
+                await chunks.aclose()
                 raise
             lease.latency = self.clock() - lease.started
-            return ChunkStream(target, first, chunks, lease)
+            decide_started = functools.partial(self._decide, position, started=True)
+            return ChunkStream(target, first, chunks, lease, decide=decide_started)
 
-        stream, _, attempts = await self._route(plan, request, overrides, call, retry_guard=False)
+        # The guard reads whole answers: a stream's tool calls reach the client as they arrive.
+        stream, _, attempts = await self._route(plan, overrides, call, "off")
         stream.attempts = attempts
         return stream
-
-    async def _plan(self, request: ChatRequest) -> tuple[RoutePlan, ChatRequest]:
-        plan = await self.planner.plan(request)
-        # A fallback list the router follows is not the upstream's to follow again.
-        return plan, request.without("models") if plan.follows_models else request
 
     async def _route(
         self,
         plan: RoutePlan,
-        request: ChatRequest,
         overrides: Overrides | None,
-        call: Callable[[RouteTarget, _Lease], Awaitable[T]],
-        *,
-        retry_guard: bool,
+        call: Callable[[RouteTarget, _Lease, _Position], Awaitable[T]],
+        guard: ToolCallGuard,
     ) -> tuple[T, RouteTarget, int]:
         overrides = overrides or Overrides()
         deadline = self.clock() + (overrides.timeout or plan.policy.timeout)
-        max_attempts = overrides.max_attempts or plan.policy.max_attempts
-        pending = targets = await self.planner.capable(plan, request)
-        if len(targets) > 1:  # one target needs no order, and a shared board would spend a round trip on it
-            statuses = await self.board.status([t.name for t in targets], [t.group for t in targets])
-            pending = order_targets(targets, statuses, plan.policy.strategy, self.rng)
-        failures = _Failures()
-        total = 0
-        given_up: RouteTarget | None = None
-        for round_number in range(1, _ROUNDS + 1):
-            waiting: list[tuple[RouteTarget, TargetUnavailable]] = []
-            for target in pending:
+        allowed = overrides.max_attempts or plan.policy.max_attempts
+        pending = deque(await self._ordered(plan))
+        waiting: list[tuple[float, int, RouteTarget]] = []  # (when it frees, order, target)
+        record = _Record(plan.name)
+        previous: RouteTarget | None = None
+        waits = 0
+        while pending or (waiting and waits < _MAX_WAITS):
+            if pending:
+                target = pending.popleft()
+            else:
+                # Nothing else answered: wait for the target that frees first.
+                waiting.sort(key=lambda entry: entry[:2])
+                frees_at, _, target = waiting.pop(0)
+                waits += 1
+                await self.sleep(max(0.0, frees_at - self.clock()))
+            if previous is not None and previous is not target:
+                self.observer.fell_back(plan.name, previous.name)
+            previous = target
+            while True:
                 if self.clock() >= deadline:
-                    failures.deadline_passed = True
-                    break
-                if given_up is not None and given_up is not target:
-                    self.observer.fell_back(plan.name, given_up.name)
-                given_up = target
-                attempts = 0
-                retrying = AsyncRetrying(
-                    retry=retry_if_exception(lambda error: _worth_retrying(error, retry_guard)),
-                    wait=self._wait,
-                    stop=lambda state: self._stop(state, max_attempts, deadline),
-                    reraise=True,
-                )
+                    raise record.exhausted(out_of_time=True)
+                position = _Position(record.on(target).attempts + 1, allowed, deadline, guard)
                 try:
-                    async for attempt in retrying:
-                        with attempt:
-                            attempts += 1
-                            result = await self._attempt(target, deadline, call)
-                    return result, target, total + attempts
-                except TargetUnavailable as error:
-                    waiting.append((target, error))
-                except (UpstreamCannotServe, InvalidToolCall) as error:
-                    failures.items.append((target, error, attempts))
-                except (UpstreamRejected, ModelNotFound):
-                    raise  # the request itself is at fault: no other target would take it either
+                    return await self._attempt(target, position, record, call), target, record.total
                 except RouterError as error:
-                    failures.items.append((target, error, attempts))
-                    failures.deadline_passed = failures.deadline_passed or self.clock() >= deadline
-                total += attempts
-            # Targets only briefly unavailable (rate limited, cooling down, busy) are worth waiting for
-            # when nothing else answered: the client should not see a blip that ends in a second.
-            pause = min((error.retry_after or self.settings.backoff_initial for _, error in waiting), default=0.0)
-            too_long = pause > self.settings.retry_after_cap or self.clock() + pause >= deadline
-            if not waiting or round_number == _ROUNDS or too_long:
-                failures.items += [(target, error, 0) for target, error in waiting]
+                    decision = self._decide(position, error)
+                if decision.action is Action.RETRY:
+                    await self.sleep(decision.wait)
+                    continue
+                if decision.action is Action.WAIT_FOR:
+                    waiting.append((self.clock() + decision.wait, len(waiting), target))
+                elif decision.action is Action.GIVE_UP:
+                    raise decision.error or record.exhausted(out_of_time=True)
                 break
-            await asyncio.sleep(pause)
-            pending = [target for target, _ in waiting]
-        raise _exhausted(plan, failures)
+        raise record.exhausted(out_of_time=self.clock() >= deadline)
+
+    def _decide(self, position: _Position, error: RouterError, *, started: bool = False) -> Decision:
+        end = AttemptEnd(
+            error,
+            attempt=position.attempt,
+            allowed=position.allowed,
+            now=self.clock(),
+            deadline=position.deadline,
+            guard=position.guard,
+            started=started,
+            jitter=self.rng.random(),
+        )
+        return decide(end, self.settings)
+
+    async def _ordered(self, plan: RoutePlan) -> list[RouteTarget]:
+        targets = await self.planner.capable(plan)
+        if len(targets) < 2:  # one target needs no order, and a shared board would spend a round trip on it
+            return targets
+        statuses = await self.board.status([t.name for t in targets], [t.group for t in targets])
+        return order_targets(targets, statuses, plan.policy.strategy, self.rng)
 
     async def _attempt(
-        self, target: RouteTarget, deadline: float, call: Callable[[RouteTarget, _Lease], Awaitable[T]]
+        self,
+        target: RouteTarget,
+        position: _Position,
+        record: _Record,
+        call: Callable[[RouteTarget, _Lease, _Position], Awaitable[T]],
     ) -> T:
+        """One attempt on `target`, recorded; a target that cannot be tried now is recorded as skipped."""
         if not target.provider.configured:
             env = target.provider.api_key_env
-            raise ProviderNotConfigured(
+            error: RouterError = ProviderNotConfigured(
                 f"The provider '{target.provider.name}' is not configured: set {env} (or api_key under "
                 f"[providers.{target.provider.name}] in the config file) where the router runs, then restart it.",
                 param="model",
             )
+            record.skipped(target, error, f"its provider has no key ({env})")
+            raise error
         if not await self.board.acquire(target.name, target.group, target.max_concurrent):
-            raise await self._unavailable(target)
+            why, error = await self._unavailable(target)
+            record.skipped(target, error, why)
+            raise error
+        record.began(target)
         lease = _Lease(self.board, target, self.clock(), self.observer, self.clock)
-        budget = deadline - lease.started
+        budget = position.deadline - lease.started
         if target.timeout is not None:
             budget = min(budget, target.timeout)
         try:
             try:
                 async with asyncio.timeout(max(budget, 0.0)):
-                    return await call(target, lease)
+                    return await call(target, lease, position)
             except TimeoutError:
                 raise UpstreamTimeout(
                     f"{target.name} did not answer within {budget:.1f} s.", provider=target.provider.name
                 ) from None
         except BaseException as error:
             await lease.fail(error)
+            if isinstance(error, RouterError):
+                record.failed(target, error)
             raise
 
-    async def _unavailable(self, target: RouteTarget) -> TargetUnavailable:
+    async def _unavailable(self, target: RouteTarget) -> tuple[str, TargetUnavailable]:
+        """Why the board would not let `target` be tried now, in words and as the error."""
         (status,) = await self.board.status([target.name], [target.group])
-        if status.available_in > 0:
-            why = f"{status.state} circuit or rate limit, retry in {status.available_in:.1f} s"
+        wait = status.available_in
+        if wait > 0 and status.state is CircuitState.OPEN:
+            why = (
+                f"its circuit is open after {status.consecutive_failures} failures in a row, "
+                f"and a probe may try it in {wait:.1f} s"
+            )
+        elif wait > 0 and target.group is not None:
+            why = f"it shares a rate limit ({target.group}) that was hit, for another {wait:.1f} s"
+        elif wait > 0:
+            why = f"it is rate limited for another {wait:.1f} s"
+        elif status.state is CircuitState.HALF_OPEN:
+            why = "its circuit is half-open, and another request is probing it"
+        elif target.max_concurrent is not None:
+            why = f"it is at its limit of {target.max_concurrent} requests in flight"
         else:
-            why = f"at its limit of {target.max_concurrent} requests in flight"
-        return TargetUnavailable(
-            f"{target.name} was not tried ({why}).",
-            provider=target.provider.name,
-            retry_after=status.available_in or None,
+            why = "the health board refused it a slot"
+        error = TargetUnavailable(
+            f"{target.name} was not tried: {why}.", provider=target.provider.name, retry_after=wait or None
         )
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, UpstreamRateLimited):
-            # The same window the health board now keeps every request away for.
-            return error.retry_after if error.retry_after is not None else self.settings.rate_limit_cooldown
-        return float(self._backoff(state))
-
-    def _stop(self, state: RetryCallState, max_attempts: int, deadline: float) -> bool:
-        if state.attempt_number >= max_attempts:
-            return True
-        if self.clock() + state.upcoming_sleep >= deadline:
-            return True
-        # A long Retry-After is better spent on another target than waiting here.
-        return state.upcoming_sleep > self.settings.retry_after_cap
-
-
-def _worth_retrying(error: BaseException, retry_guard: bool) -> bool:
-    if isinstance(error, InvalidToolCall):
-        return retry_guard
-    if isinstance(error, TargetUnavailable | UpstreamRejected):
-        return False
-    return isinstance(error, UpstreamError) and error.retryable
-
-
-def _exhausted(plan: RoutePlan, failures: _Failures) -> RouterError:
-    """The most meaningful error once every target has failed, naming what was tried."""
-    items = failures.items
-    if len(items) == 1 and not failures.deadline_passed:
-        return items[0][1]
-    tried = "; ".join(
-        f"{target.name}: {error.message}" + (f" ({attempts} attempts)" if attempts > 1 else "")
-        for target, error, attempts in items
-    )
-    message = f"No target of '{plan.name}' could answer. Tried: {tried or 'nothing (no time left)'}"
-    errors = [error for _, error, _ in items]
-    waits = [error.retry_after for error in errors if error.retry_after]
-    if failures.deadline_passed:
-        return UpstreamTimeout(message, provider=plan.name, code="deadline_exceeded")
-    if errors and all(isinstance(error, UpstreamRateLimited) for error in errors):
-        return UpstreamRateLimited(message, provider=plan.name, retry_after=min(waits, default=None))
-    if errors and all(isinstance(error, UpstreamCannotServe) for error in errors):
-        return UpstreamCannotServe(message, provider=plan.name, status=errors[0].http_status, code=errors[0].code)
-    if any(isinstance(error, UpstreamUnavailable | UpstreamRateLimited | ProviderNotConfigured) for error in errors):
-        return UpstreamUnavailable(message, provider=plan.name, retry_after=min(waits, default=None))
-    return UpstreamError(message, provider=plan.name)
+        return why, error

@@ -5,6 +5,7 @@ stored Responses-API conversations they may continue.
     board       `RedisHealthBoard`, the routing health board in Redis (Lua scripts in `lua/`)
     limiter     `RedisRateLimiter`, the client-key token buckets in Redis
     responses   `RedisResponseStore`, stored responses for `previous_response_id`
+    turns       `RedisTurnMemory`, an agent's turns waiting for the client's own tool results
 
 Without `REDIS_URL` the router uses its in-process board and limiter: right for one worker. `SharedState`
 is what `create_app` chooses from the settings.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.access.limits import LocalRateLimiter
+from app.agents.memory import LocalTurnMemory
 from app.responses.store import InMemoryResponseStore
 from app.routing.health import LocalHealthBoard
 from app.settings import ConfigError
@@ -23,11 +25,13 @@ from app.shared.board import RedisHealthBoard
 from app.shared.limiter import RedisRateLimiter
 from app.shared.link import RedisLink
 from app.shared.responses import RedisResponseStore
+from app.shared.turns import RedisTurnMemory
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from app.access.limits import RateLimiter
+    from app.agents.memory import TurnMemory
     from app.responses.store import ResponseStore
     from app.routing.health import HealthBoard
     from app.settings import Settings
@@ -40,6 +44,7 @@ class SharedState:
     board: HealthBoard
     limiter: RateLimiter
     responses: ResponseStore
+    turns: TurnMemory
     redis: RedisLink | None = None
 
     @classmethod
@@ -54,8 +59,9 @@ class SharedState:
         limiter = LocalRateLimiter()
         stored = settings.responses
         responses = InMemoryResponseStore(max_entries=stored.max_entries, max_bytes=stored.max_bytes, ttl=stored.ttl)
+        turns = LocalTurnMemory(max_entries=stored.max_entries, ttl=stored.ttl)
         if settings.redis_url is None:
-            return cls(board, limiter, responses)
+            return cls(board, limiter, responses, turns)
         try:
             link = RedisLink(
                 settings.redis_url.get_secret_value(),
@@ -72,6 +78,7 @@ class SharedState:
             RedisHealthBoard(link, board, routing, settings.redis),
             RedisRateLimiter(link, limiter),
             RedisResponseStore(link, responses, stored.ttl),
+            RedisTurnMemory(link, turns),
             link,
         )
 

@@ -13,6 +13,8 @@
     llm_router_rate_limited_total{key, limit}                       requests a client key's own limit refused
     llm_router_redis_up                                             1 while Redis answers, 0 on local state
                                                                     (only when Redis is configured)
+    llm_router_tool_invocations_total{tool, outcome}                registry tool invocations, by outcome
+    llm_router_tool_invocation_duration_seconds{tool}               registry tool invocations, retries included
 
 `model` on requests is the model asked for, except for client errors (4xx other than 429), whose names
 may be anything a client typed; on tokens and tool calls it is the target that served. `key` is a client
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
     from app.context import RequestContext
     from app.routing import Outcome, TargetStatus
+    from app.tools.invocations import Invocation
 
 __all__ = ["MULTIPROCESS_ENV", "Metrics", "ModelLabels"]
 
@@ -180,6 +183,23 @@ class Metrics:
                 registry=registry,
             )
         )
+        self.tool_invocations = _Labelled(
+            Counter(
+                "llm_router_tool_invocations",
+                "Registry tool invocations, by tool and outcome (success, tool_error, timeout, ...).",
+                ["tool", "outcome"],
+                registry=registry,
+            )
+        )
+        self.tool_seconds = _Labelled(
+            Histogram(
+                "llm_router_tool_invocation_duration_seconds",
+                "Time of a registry tool invocation, retries included.",
+                ["tool"],
+                buckets=_REQUEST_BUCKETS,
+                registry=registry,
+            )
+        )
         # Only where Redis is configured: elsewhere "0" would read as an outage.
         self.redis_up = (
             Gauge(
@@ -237,6 +257,10 @@ class Metrics:
         for label, value in circuits.items():
             self.circuit(label).set(value)
             self.target_in_flight(label).set(in_flight[label])
+
+    def tool_invoked(self, invocation: Invocation) -> None:
+        self.tool_invocations(invocation.tool, invocation.outcome).inc()
+        self.tool_seconds(invocation.tool).observe(invocation.duration_ms / 1000)
 
     def redis_available(self, up: bool) -> None:
         if self.redis_up is not None:

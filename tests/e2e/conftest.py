@@ -1,4 +1,8 @@
-"""End-to-end fixtures: the real router process in front of the scripted upstream, both on 127.0.0.1."""
+"""End-to-end fixtures: the real router process in front of the scripted upstream, both on 127.0.0.1.
+
+The router is pointed at every dialect in the registry (`tests.e2e.upstreams.DIALECTS`), and `dialect`
+runs a test once per entry.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,18 @@ from typing import TYPE_CHECKING
 import openai
 import pytest
 
-from tests.e2e.upstream import DIALECTS, Upstream
+from tests.e2e.upstreams import DIALECTS, OpenAIWireDialect, Upstream
 from tests.support.processes import RouterProcess, run_router
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-    from tests.e2e.upstream import Received
-
-# Distinct, recognisable keys: tests assert they never reach a client or a log line.
-UPSTREAM_KEYS = {"openrouter": "sk-or-v1-e2e0secret0openrouter0key", "deepseek": "sk-e2e0secret0deepseek0key"}
+    from tests.e2e.upstreams import Dialect
 
 
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[Upstream]:
-    server = Upstream()
+    server = Upstream(DIALECTS)
     server.start()
     yield server
     server.stop()
@@ -29,18 +30,18 @@ def upstream() -> Iterator[Upstream]:
 
 @pytest.fixture(scope="session")
 def router(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterProcess]:
-    env = {
-        "OPENROUTER_API_KEY": UPSTREAM_KEYS["openrouter"],
-        "OPENROUTER_BASE_URL": upstream.base_url("openrouter"),
-        "OPENROUTER_APP_URL": "https://example.org/agent",
-        "OPENROUTER_APP_TITLE": "llm-router e2e",
-        "DEEPSEEK_API_KEY": UPSTREAM_KEYS["deepseek"],
-        "DEEPSEEK_BASE_URL": upstream.base_url("deepseek"),
-        # The scripted `slow` scenario takes 5 s; a 2 s budget turns it into a timeout.
-        "DEEPSEEK_TIMEOUT": "2",
-        "OPENROUTER_TIMEOUT": "2",
-    }
-    yield from run_router(tmp_path_factory.mktemp("router"), env)
+    directory = tmp_path_factory.mktemp("router")
+    env: dict[str, str] = {}
+    config = ""
+    for each in DIALECTS:
+        env |= each.router_env(upstream.base_url(each.name))
+        config += each.router_config(upstream.base_url(each.name))
+    args: tuple[str, ...] = ()
+    if config:
+        path = directory / "llm-router.toml"
+        path.write_text(config, encoding="utf-8")
+        args = ("--config", str(path))
+    yield from run_router(directory, env, args)
 
 
 @pytest.fixture
@@ -55,12 +56,15 @@ async def async_client(router: RouterProcess) -> AsyncIterator[openai.AsyncOpenA
         yield sdk
 
 
-@pytest.fixture(params=DIALECTS)
-def dialect(request: pytest.FixtureRequest) -> str:
-    """Each conformance test runs once per provider: a new adapter joins the suite with its name here."""
-    name: str = request.param
-    return name
+@pytest.fixture(params=DIALECTS, ids=lambda each: each.name)
+def dialect(request: pytest.FixtureRequest) -> Dialect:
+    """Each conformance test runs once per registered dialect: a new provider joins with its registry entry."""
+    each: Dialect = request.param
+    return each
 
 
-def last_received(upstream: Upstream, dialect: str) -> Received:
-    return upstream.last(dialect)
+@pytest.fixture(params=[each for each in DIALECTS if isinstance(each, OpenAIWireDialect)], ids=lambda each: each.name)
+def openai_dialect(request: pytest.FixtureRequest) -> OpenAIWireDialect:
+    """Each registered dialect that speaks OpenAI's wire format: the router forwards requests to it as sent."""
+    each: OpenAIWireDialect = request.param
+    return each

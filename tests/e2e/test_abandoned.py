@@ -21,7 +21,7 @@ from tests.support.processes import run_router
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e

@@ -17,6 +17,8 @@ import pytest
 from anthropic.types import ThinkingBlock, ToolUseBlock
 
 from app.access import hash_key
+from tests.e2e.upstreams import DIALECTS, OpenAIWireDialect
+from tests.e2e.upstreams.scenarios import ARGS, ARGS_2
 from tests.support.anthropic import assert_anthropic_error, assert_message, assert_stream, parse_events
 from tests.support.processes import run_router
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
     from anthropic.types import Message, MessageParam, ToolParam
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -45,9 +47,9 @@ STOCK: ToolParam = {
     "input_schema": {"type": "object", "properties": {"symbol": {"type": "string"}}, "required": ["symbol"]},
 }
 TOOLS = [WEATHER, STOCK]
-# What the scripted upstream's tool calls say (tests/e2e/upstream.py).
-WEATHER_INPUT = {"location": "Paris, France", "unit": "celsius"}
-STOCK_INPUT = {"symbol": "ACME"}
+# What the scripted upstream's tool calls say (tests/e2e/upstreams/scenarios.py).
+WEATHER_INPUT = json.loads(ARGS)
+STOCK_INPUT = json.loads(ARGS_2)
 ONE_ATTEMPT = {"x-llm-router-max-attempts": "1"}
 
 
@@ -61,11 +63,12 @@ def claude(router: RouterProcess) -> Iterator[anthropic.Anthropic]:
         yield sdk
 
 
-@pytest.fixture(params=["mock", "openrouter", "deepseek"])
+@pytest.fixture(params=[None, *DIALECTS], ids=lambda each: each.name if each else "mock")
 def provider(request: pytest.FixtureRequest) -> str:
-    """The mock, then each dialect of the scripted upstream."""
-    name: str = request.param
-    return name
+    """The mock, then each dialect of the scripted upstream that speaks OpenAI's wire format: the provider
+    name of a model id (`<provider>/<scenario>`)."""
+    each: OpenAIWireDialect | None = request.param
+    return each.name if each else "mock"
 
 
 def create(claude: anthropic.Anthropic, model: str, **fields: Any) -> Message:
@@ -151,9 +154,9 @@ def test_a_full_tool_round_trip(claude: anthropic.Anthropic, upstream: Upstream,
 
 
 def test_reasoning_is_a_thinking_block_and_goes_back_upstream(
-    claude: anthropic.Anthropic, upstream: Upstream, dialect: str
+    claude: anthropic.Anthropic, upstream: Upstream, openai_dialect: OpenAIWireDialect
 ) -> None:
-    model = f"{dialect}/reasoning"
+    model = f"{openai_dialect.name}/reasoning"
     created = thinking_and_call(create(claude, model, tools=TOOLS))
     answer = stream(claude, model, tools=TOOLS)
     thinking, call = thinking_and_call(answer)
@@ -166,8 +169,8 @@ def test_reasoning_is_a_thinking_block_and_goes_back_upstream(
     ]
     create(claude, model, tools=TOOLS, messages=messages, thinking={"type": "enabled", "budget_tokens": 2048})
 
-    sent = upstream.last(dialect).body
-    reasoning = sent["messages"][1]["reasoning_content" if dialect == "deepseek" else "reasoning"]
+    sent = upstream.last(openai_dialect.name).body
+    reasoning = sent["messages"][1][openai_dialect.reasoning_key]
     assert reasoning == thinking.thinking
     assert sent["reasoning_effort"] == "low"
 
@@ -191,9 +194,12 @@ def test_a_call_without_arguments_has_an_empty_input(claude: anthropic.Anthropic
         assert call.input == {}
 
 
-def test_usage_counts_cached_tokens_apart(claude: anthropic.Anthropic, dialect: str) -> None:
-    expected = (50, 85, 256) if dialect == "deepseek" else (25, 55, 0)
-    for answer in (create(claude, f"{dialect}/text"), stream(claude, f"{dialect}/text")):
+def test_usage_counts_cached_tokens_apart(claude: anthropic.Anthropic, openai_dialect: OpenAIWireDialect) -> None:
+    reported = openai_dialect.client_usage
+    cached = reported.get("prompt_tokens_details", {}).get("cached_tokens", 0)
+    expected = (reported["prompt_tokens"] - cached, reported["completion_tokens"], cached)
+    model = f"{openai_dialect.name}/text"
+    for answer in (create(claude, model), stream(claude, model)):
         usage = answer.usage
         assert (usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens) == expected
         assert usage.cache_creation_input_tokens == 0
@@ -214,9 +220,13 @@ def test_usage_counts_cached_tokens_apart(claude: anthropic.Anthropic, dialect: 
     ],
 )
 def test_upstream_failures_raise_the_sdks_exceptions(
-    claude: anthropic.Anthropic, dialect: str, scenario: str, error: type[anthropic.APIStatusError], status: int
+    claude: anthropic.Anthropic,
+    openai_dialect: OpenAIWireDialect,
+    scenario: str,
+    error: type[anthropic.APIStatusError],
+    status: int,
 ) -> None:
-    model = f"{dialect}/{scenario}"
+    model = f"{openai_dialect.name}/{scenario}"
 
     def streamed() -> None:
         with claude.messages.stream(
@@ -238,10 +248,12 @@ def test_upstream_failures_raise_the_sdks_exceptions(
         assert raised.value.response.headers["retry-after"] == "7"
 
 
-def test_a_failure_mid_stream_raises_in_the_sdk(claude: anthropic.Anthropic, dialect: str) -> None:
+def test_a_failure_mid_stream_raises_in_the_sdk(claude: anthropic.Anthropic, openai_dialect: OpenAIWireDialect) -> None:
     with (
         pytest.raises(anthropic.APIStatusError) as raised,
-        claude.messages.stream(model=f"{dialect}/mid-stream-error", max_tokens=64, messages=question()) as events,
+        claude.messages.stream(
+            model=f"{openai_dialect.name}/mid-stream-error", max_tokens=64, messages=question()
+        ) as events,
     ):
         events.get_final_message()
 

@@ -27,8 +27,8 @@ from tests.support.processes import run_router
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from schemathesis import Case
     from schemathesis.schemas import BaseSchema
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
     from tests.support.processes import RouterProcess
 
@@ -78,7 +78,7 @@ def test_the_router_serves_this_description(fuzzed_router: RouterProcess) -> Non
     database=None,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
-def test_no_request_makes_the_router_fail(case: Case, fuzzed_router: RouterProcess) -> None:
+def test_no_request_makes_the_router_fail(case: OpenApiCase, fuzzed_router: RouterProcess) -> None:
     body = case.body
     if isinstance(body, dict) and isinstance(body.get("model"), str):
         # The same body always gets the same scenario, so a failure replays.

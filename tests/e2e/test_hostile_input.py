@@ -11,7 +11,7 @@ import pytest
 from tests.support.openapi import assert_valid
 
 if TYPE_CHECKING:
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e

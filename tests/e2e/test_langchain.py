@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +32,8 @@ def get_weather(location: str) -> str:
 
 def chat_model(kind: str, router: RouterProcess, model: str) -> BaseChatModel:
     if kind == "ChatOpenAI":
-        return ChatOpenAI(base_url=router.base_url, api_key="unused", model=model, max_retries=0)  # type: ignore[arg-type]
-    return ChatLLMRouter(base_url=router.base_url, api_key="unused", model=model, max_retries=0)  # type: ignore[call-arg]
+        return ChatOpenAI(base_url=router.base_url, api_key="unused", model=model, max_retries=0)
+    return ChatLLMRouter(base_url=router.base_url, api_key="unused", model=model, max_retries=0)
 
 
 def assert_one_tool_round_trip(messages: list[BaseMessage], model: str) -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ failure_threshold = 2
 cooldown = 60
 
 [models.shaky]
-targets = ["mock/server-error", "mock/text"]
+targets = ["openrouter/metrics/server-error", "mock/text"]
 
 [keys.dashboards]
 sha256 = "{hash_key(KEY)}"
@@ -84,9 +84,10 @@ def test_a_known_sequence_of_requests_is_counted(metered_router: RouterProcess) 
         chat(metered_router, "mock/tool", tools=[WEATHER]).status_code,
         chat(metered_router, "mock/rate-limited").status_code,
         chat(metered_router, "mock/server-error").status_code,
-        chat(metered_router, "shaky").status_code,  # server-error fails again (its circuit opens), text answers
+        chat(metered_router, "shaky").status_code,  # the upstream's server-error fails, text answers
+        chat(metered_router, "shaky").status_code,  # it fails again (its circuit opens), text answers
     ]
-    assert statuses == [200, 200, 200, 200, 429, 502, 200]
+    assert statuses == [200, 200, 200, 200, 429, 502, 200, 200]
 
     samples = scrape(metered_router)
 
@@ -97,24 +98,27 @@ def test_a_known_sequence_of_requests_is_counted(metered_router: RouterProcess) 
     assert requests("mock/tool", "200") == 1
     assert requests("mock/rate-limited", "429") == 1
     assert requests("mock/server-error", "502") == 1
-    assert requests("shaky", "200") == 1
-    assert value(samples, "llm_router_request_duration_seconds_count", route=CHAT) == 7
+    assert requests("shaky", "200") == 2
+    assert value(samples, "llm_router_request_duration_seconds_count", route=CHAT) == 8
 
     def attempts(target: str, outcome: str) -> float:
         return value(samples, "llm_router_upstream_attempts_total", target=target, outcome=outcome)
 
-    assert attempts("mock/text", "success") == 4
+    assert attempts("mock/text", "success") == 5
     assert attempts("mock/tool", "success") == 1
     assert attempts("mock/rate-limited", "rate_limited") == 1
-    assert attempts("mock/server-error", "failure") == 2
-    assert value(samples, "llm_router_upstream_attempt_duration_seconds_count", target="mock/text") == 4
-    assert value(samples, "llm_router_fallbacks_total", model="shaky", target="mock/server-error") == 1
-    assert value(samples, "llm_router_circuit_state", target="mock/server-error") == 2  # open
+    assert attempts("mock/server-error", "failure") == 1
+    assert attempts("openrouter/metrics/server-error", "failure") == 2
+    assert value(samples, "llm_router_upstream_attempt_duration_seconds_count", target="mock/text") == 5
+    assert value(samples, "llm_router_fallbacks_total", model="shaky", target="openrouter/metrics/server-error") == 2
+    assert value(samples, "llm_router_circuit_state", target="openrouter/metrics/server-error") == 2  # open
     assert value(samples, "llm_router_circuit_state", target="mock/text") == 0
+    # The mock's failures are scripted: they never open its circuit.
+    assert value(samples, "llm_router_circuit_state", target="mock/server-error") == 0
 
     assert value(samples, "llm_router_tool_calls_total", model="mock/tool", key="dashboards") == 1
-    # The mock counts a token per word: three words asked, three times over, on mock/text.
-    assert value(samples, "llm_router_tokens_total", model="mock/text", key="dashboards", direction="in") == 12
+    # The mock counts a token per word: three words asked, five times over, on mock/text.
+    assert value(samples, "llm_router_tokens_total", model="mock/text", key="dashboards", direction="in") == 15
     assert value(samples, "llm_router_tokens_total", model="mock/text", key="dashboards", direction="out") > 0
     assert ("llm_router_redis_up", ()) not in samples  # no Redis configured
 

@@ -23,7 +23,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ from tests.support.openapi import assert_valid
 from tests.support.responses import assert_event_stream, parse_response_sse
 
 if TYPE_CHECKING:
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -183,7 +183,7 @@ def test_langchain_agent_loop_over_the_responses_api(router: RouterProcess, mode
     """LangChain's ChatOpenAI with `use_responses_api`: it replays each answer's output items verbatim."""
     llm = ChatOpenAI(
         base_url=router.base_url,
-        api_key="unused",  # type: ignore[arg-type]
+        api_key="unused",
         model=model,
         use_responses_api=True,
         max_retries=0,

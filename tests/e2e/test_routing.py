@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import openai
 import pytest
 
 from tests.support.openapi import assert_valid
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -260,7 +262,9 @@ def admin(router: RouterProcess, method: str, path: str, **kwargs: Any) -> httpx
 
 
 def circuit(router: RouterProcess, target: str) -> dict[str, Any]:
-    states = {entry["target"]: entry for entry in admin(router, "GET", "targets").json()["data"]}
+    states: dict[str, dict[str, Any]] = {
+        entry["target"]: entry for entry in admin(router, "GET", "targets").json()["data"]
+    }
     return states.get(target, {"state": "closed"})
 
 
@@ -291,7 +295,7 @@ def test_admin_endpoints_need_the_admin_key_and_can_reset(routing_router: Router
     reset = admin(routing_router, "POST", "targets/reset", json={"target": "openrouter/error-once"})
 
     assert denied.status_code == 401
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     entry = next(e for e in listing if e["target"] == "openrouter/error-once")
     assert set(entry) >= {"state", "in_flight", "latency_ms", "success_rate", "consecutive_failures"}
     assert reset.status_code == 200
@@ -439,3 +443,74 @@ async def test_200_concurrent_requests_with_30_percent_failures_all_succeed(
         # Exactly one attempt was answered, and it was the last one: nothing was sent after a stream started.
         assert outcomes.count("ok") == 1
         assert outcomes[-1] == "ok"
+
+
+# --------------------------------------------------------------------------- errors that say what happened
+
+
+def attempts_logged(router: RouterProcess, request_id: str) -> int:
+    """The attempts the request log line of `request_id` reports (written as the response ends)."""
+    pattern = re.compile(rf"request_id={re.escape(request_id)} .*attempts=(\d+)")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if found := pattern.search(router.logs()):
+            return int(found[1])
+        time.sleep(0.02)
+    raise AssertionError(f"no request log line for {request_id}")
+
+
+def test_a_scripted_failure_model_is_the_same_failure_every_time_through_the_openai_sdk(
+    routing_router: RouterProcess,
+) -> None:
+    # The SDK sends each call up to three times; with failure_threshold 3, three of its calls would have
+    # opened the mock's circuit many times over, if its scripted failures counted against its health.
+    with openai.OpenAI(base_url=routing_router.base_url, api_key="unused", max_retries=2) as sdk:
+        for call in range(3):
+            request_id = f"scripted-{call}-{uuid.uuid4().hex}"
+            with pytest.raises(openai.InternalServerError) as raised:
+                sdk.chat.completions.create(
+                    model="mock/server-error",
+                    messages=[{"role": "user", "content": "hi"}],
+                    extra_headers={"x-request-id": request_id},
+                )
+
+            assert raised.value.status_code == 502
+            assert raised.value.body == {
+                "message": "The mock upstream answered 500 (server-error).",
+                "type": "server_error",
+                "param": None,
+                "code": "upstream_error",
+            }
+            assert attempts_logged(routing_router, request_id) == 3  # `max_attempts`, every time
+    assert circuit(routing_router, "mock/server-error")["state"] == "closed"
+
+
+def test_errors_say_whether_a_target_was_tried_and_why_not(routing_router: RouterProcess) -> None:
+    target = f"openrouter/says-{uuid.uuid4().hex[:8]}/down"
+    short = {"x-llm-router-timeout": "0.5"}  # shorter than the 1 s cooldown: no waiting for the circuit
+
+    failed = ask(routing_router, target, headers={"x-request-id": "opened-" + uuid.uuid4().hex})
+    skipped = ask(routing_router, target, headers={**short, "x-request-id": "skipped-" + uuid.uuid4().hex})
+
+    # Three attempts failed (and the third opened the circuit): the client hears the upstream's failure.
+    assert failed.status_code == 503
+    assert failed.json()["error"]["message"] == "openrouter answered 503: No available provider"
+    assert attempts_logged(routing_router, failed.headers["x-request-id"]) == 3
+    # The next request did not try it, and says so, and why.
+    error = skipped.json()["error"]
+    assert (skipped.status_code, error["code"]) == (503, "target_unavailable")
+    assert error["message"].startswith(f"{target} was not tried: its circuit is open after 3 failures in a row")
+    assert attempts_logged(routing_router, skipped.headers["x-request-id"]) == 0
+
+    time.sleep(1.1)  # the cooldown passes: the next request's first attempt is the probe, and it fails
+    probed = ask(
+        routing_router,
+        target,
+        headers={**short, "x-llm-router-max-attempts": "2", "x-request-id": "probed-" + uuid.uuid4().hex},
+    )
+
+    # The failed probe reopened the circuit, so its second attempt was not made: the client hears the probe's
+    # failure, not that the target was not tried.
+    assert probed.status_code == 503
+    assert probed.json()["error"]["message"] == "openrouter answered 503: No available provider"
+    assert attempts_logged(routing_router, probed.headers["x-request-id"]) == 1

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.access import hash_key
-from tests.support.processes import run_router
+from tests.support.processes import free_port, run_router
 from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ cooldown = 60
 recheck_interval = 0.2
 
 [models.shaky]
-targets = ["mock/server-error", "mock/text"]
+targets = ["deepseek/down", "mock/text"]
 
 [keys.team]
 sha256 = "{hash_key(TEAM_KEY)}"
@@ -66,7 +66,13 @@ def routers(
     directory = tmp_path_factory.mktemp("shared")
     config = directory / "llm-router.toml"
     config.write_text(CONFIG, encoding="utf-8")
-    env = {"REDIS_URL": redis_server.url, "LLM_ROUTER_ADMIN_KEY": ADMIN_KEY}
+    env = {
+        "REDIS_URL": redis_server.url,
+        "LLM_ROUTER_ADMIN_KEY": ADMIN_KEY,
+        # Nothing listens there, so `deepseek/*` fails: the mock's scripted failures never open a circuit.
+        "DEEPSEEK_API_KEY": "sk-ds-shared",
+        "DEEPSEEK_BASE_URL": f"http://127.0.0.1:{free_port()}",
+    }
     start = contextlib.contextmanager(run_router)
     with (
         start(directory, env, ("--config", str(config))) as one,
@@ -86,7 +92,7 @@ def circuit(router: RouterProcess, target: str) -> str:
     listing = httpx.get(
         f"{router.root_url}/admin/targets", headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=10
     ).json()
-    states = {entry["target"]: entry["state"] for entry in listing["data"]}
+    states: dict[str, str] = {entry["target"]: entry["state"] for entry in listing["data"]}
     return states.get(target, "closed")
 
 
@@ -115,14 +121,14 @@ def test_a_circuit_opened_by_failures_on_both_instances_is_open_on_both(
 ) -> None:
     one, two = routers
 
-    # Each instance sees one failure of mock/server-error (the alias then falls back): two make the threshold.
+    # Each instance sees one failure of deepseek/down (the alias then falls back): two make the threshold.
     assert chat(one, OPS_KEY, "shaky").headers["x-llm-router-target"] == "mock/text"
-    assert circuit(one, "mock/server-error") == "closed"
+    assert circuit(one, "deepseek/down") == "closed"
     assert chat(two, OPS_KEY, "shaky").headers["x-llm-router-target"] == "mock/text"
 
-    assert circuit(one, "mock/server-error") == "open"
-    assert circuit(two, "mock/server-error") == "open"
-    skipped = chat(one, OPS_KEY, "mock/server-error")
+    assert circuit(one, "deepseek/down") == "open"
+    assert circuit(two, "deepseek/down") == "open"
+    skipped = chat(one, OPS_KEY, "deepseek/down")
     assert skipped.status_code == 503
     assert skipped.json()["error"]["code"] == "target_unavailable"
 

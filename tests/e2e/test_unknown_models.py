@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.e2e.conftest import UPSTREAM_KEYS
+from tests.e2e.upstreams import OpenRouterDialect
 from tests.support.processes import run_router
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tests.e2e.upstream import Upstream
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -36,7 +36,7 @@ CONCURRENCY = 32
 def lone_router(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterProcess]:
     """A router of its own, so that what it keeps comes from this test alone."""
     env = {
-        "OPENROUTER_API_KEY": UPSTREAM_KEYS["openrouter"],
+        "OPENROUTER_API_KEY": OpenRouterDialect.key,
         "OPENROUTER_BASE_URL": upstream.base_url("openrouter"),
         "LLM_ROUTER_ADMIN_KEY": ADMIN_KEY,
     }

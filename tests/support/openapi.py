@@ -42,7 +42,10 @@ def _admit_null(node: Any) -> Any:
 def _registry() -> Registry:
     with SPEC.open("rb") as file:
         document = _admit_null(yaml.load(file, Loader=yaml.CSafeLoader))
-    return Registry().with_resource(_URI, Resource.from_contents(document, default_specification=DRAFT202012))
+    registry: Registry = Registry().with_resource(
+        _URI, Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    return registry
 
 
 @functools.cache

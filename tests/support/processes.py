@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Generator, Mapping
 
 __all__ = ["RouterProcess", "free_port", "run_router"]
 
@@ -51,7 +51,7 @@ class RouterProcess:
 
 def run_router(
     log_dir: Path, env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()
-) -> Iterator[RouterProcess]:
+) -> Generator[RouterProcess, None, None]:
     """Start `llm-router serve` on a free port, wait until /health answers, stop it afterwards."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}

@@ -198,7 +198,7 @@ def assert_error(
     body = response.json()
     assert set(body) == {"error"}, body
     assert_valid(body, "ErrorResponse")
-    error = body["error"]
+    error: dict[str, Any] = body["error"]
     assert set(error) == ERROR_KEYS, error
     assert isinstance(error["message"], str)
     assert error["message"]
@@ -222,7 +222,8 @@ def assert_stream_error(text: str) -> dict[str, Any]:
     assert set(last["error"]) == ERROR_KEYS
     for event in events[:-1]:
         assert "error" not in event
-    return last["error"]
+    error: dict[str, Any] = last["error"]
+    return error
 
 
 def sent_json(route: respx.Route, call: int = -1) -> dict[str, Any]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     Client = AsyncTestClient[Litestar]
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -41,7 +41,7 @@ WEATHER = {
         },
     },
 }
-CUSTOMER = {
+CUSTOMER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "create_customer",
@@ -76,7 +76,8 @@ def user(text: str) -> list[dict[str, Any]]:
 
 
 def only_call(body: dict[str, Any]) -> dict[str, Any]:
-    (call,) = body["choices"][0]["message"]["tool_calls"]
+    calls: list[dict[str, Any]] = body["choices"][0]["message"]["tool_calls"]
+    (call,) = calls
     return call
 
 
@@ -197,6 +198,20 @@ async def test_tool_without_parameters_gets_an_object(client: Client, scenario: 
 
     for call in completion_of(response)["choices"][0]["message"]["tool_calls"]:
         assert json.loads(call["function"]["arguments"]) == {}
+
+
+async def test_a_schema_that_requires_itself_still_gets_arguments(client: Client) -> None:
+    tree = {
+        "type": "function",
+        "function": {
+            "name": "walk",
+            "parameters": {"type": "object", "properties": {"child": {"$ref": "#"}}, "required": ["child"]},
+        },
+    }
+    response = await chat(client, "tool", messages=user("Walk"), tools=[tree])
+
+    (call,) = completion_of(response)["choices"][0]["message"]["tool_calls"]
+    assert "child" in json.loads(call["function"]["arguments"])
 
 
 async def test_parallel_with_one_tool_calls_it_twice(client: Client) -> None:

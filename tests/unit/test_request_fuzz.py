@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from app.server import create_app
-from app.settings import RoutingSettings, Settings
+from app.settings import AliasSettings, RoutingSettings, Settings, TargetSettings
 from providers.mock import MockProvider
 from tests.support.openapi import assert_valid
 
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
     from litestar import Litestar
 
-SCENARIOS = ["mock/text", "mock/tool", "mock/parallel", "mock/noargs"]
+# `guarded` runs the tool-call guard over the mock's answers, against whatever schemas were generated.
+SCENARIOS = ["mock/text", "mock/tool", "mock/parallel", "mock/noargs", "guarded"]
 FUZZ = settings(
     max_examples=150,
     deadline=None,
@@ -42,7 +43,15 @@ FUZZ = settings(
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient[Litestar]]:
     app = create_app(
-        Settings(routing=RoutingSettings(max_attempts=1, timeout=5)),
+        Settings(
+            routing=RoutingSettings(max_attempts=1, timeout=5),
+            models={
+                "guarded": AliasSettings(
+                    targets=[TargetSettings(model="mock/tool"), TargetSettings(model="mock/parallel")],
+                    tool_call_guard="retry",
+                )
+            },
+        ),
         transport=httpx.MockTransport(lambda _: httpx.Response(599)),
         provider_classes={"mock": MockProvider},
     )

@@ -1,4 +1,4 @@
-"""Upstream chunks, as answer events, to Responses stream events: the order, the numbering, the items they build, and failures."""
+"""Upstream chunks, as answer events, to Responses stream events: order, numbering, items, failures."""
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ def config(tmp_path: Path) -> Any:
 
 async def ask(make_client: Any, settings: Settings, model: str) -> httpx.Response:
     async with make_client(settings=settings) as client:
-        return await client.post("/v1/chat/completions", json={"model": model, "messages": USER_HI})
+        response: httpx.Response = await client.post("/v1/chat/completions", json={"model": model, "messages": USER_HI})
+        return response
 
 
 # ---------------------------------------------------------------------------------------------- environment
@@ -196,6 +197,9 @@ def test_unknown_provider_table(config: Any, http: httpx.AsyncBaseTransport) -> 
     [
         ('timeout = "soon"', "timeout"),
         ("base_url = 42", "base_url"),
+        ('base_url = "https://user:sk-secret-value@openrouter.ai/api/v1"', "base_url"),
+        ("max_response_bytes = 0", "max_response_bytes"),
+        ('max_event_bytes = "1 MiB"', "max_event_bytes"),
         ('api_kee = "sk-typo"', "api_kee"),
     ],
 )

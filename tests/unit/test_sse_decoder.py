@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from providers.sse import ServerSentEvent, iter_events
+from providers.sse import EventTooLarge, ServerSentEvent, iter_events
 
 from .wire_examples import DEEPSEEK_TOOL_STREAM, OPENROUTER_NOARGS_TOOL_STREAM
 
@@ -125,3 +126,52 @@ async def test_empty_stream() -> None:
     assert await decode() == []
     assert await decode(b"") == []
     assert await decode(b"\n\n\n") == []
+
+
+# -------------------------------------------------------------------------------------------------- limits
+
+
+async def test_a_line_that_never_ends_takes_linear_time() -> None:
+    # 20 MB without a line break, in the 16 KiB pieces aiohttp reads: re-joining the held part with every
+    # piece took 8-18 s of CPU; each byte must be copied a bounded number of times.
+    body = b"data: " + b"x" * 20_000_000
+    started = time.process_time()
+
+    (event,) = await decode(*(body[i : i + 16384] for i in range(0, len(body), 16384)))
+
+    assert len(event.data) == 20_000_000
+    assert time.process_time() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        pytest.param([b"data: " + b"x" * 100], id="one-line"),
+        pytest.param([b"data: " + b"x" * 50] + [b"x" * 10] * 10, id="a-line-in-pieces"),
+        pytest.param([b"data: " + b"x" * 60 + b"\n"] * 2, id="an-event-of-several-lines"),
+        pytest.param([b": " + b"x" * 60, b"x" * 60, b"\n\ndata: a\n\n"], id="a-long-comment"),
+    ],
+)
+async def test_an_event_or_a_line_past_the_limit_fails(pieces: list[bytes]) -> None:
+    events = iter_events(_feed(pieces), max_event_bytes=100)
+
+    with pytest.raises(EventTooLarge) as raised:
+        await anext(events)
+
+    assert raised.value.limit == 100
+
+
+async def test_events_up_to_the_limit_pass_and_each_event_has_its_own_budget() -> None:
+    exact = b"data: " + b"x" * 94
+    body = (exact + b"\n\n") * 3 + b": " + b"k" * 98 + b"\n"
+
+    events = [event async for event in iter_events(_feed([body[:50], body[50:]]), max_event_bytes=100)]
+
+    assert [len(event.data) for event in events] == [94, 94, 94]
+
+
+async def test_the_limit_holds_while_a_line_arrives_byte_by_byte() -> None:
+    events = iter_events(_feed([b"data: "] + [b"x"] * 5000), max_event_bytes=1000)
+
+    with pytest.raises(EventTooLarge):
+        await anext(events)

@@ -1,7 +1,8 @@
 """LangChain integration for llm-router, the OpenAI-compatible routing server.
 
 Exposes `ChatLLMRouter`, a LangChain chat model that talks to a running router
-over HTTP, and the errors it raises.
+over HTTP, the errors it raises, and `load_router_tools`, the router's tool
+registry as LangChain tools.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from langchain_llm_router.errors import (
     LLMRouterRateLimitError,
     LLMRouterTimeoutError,
 )
+from langchain_llm_router.tools import aload_router_tools, load_router_tools
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -37,4 +39,6 @@ __all__ = [
     "LLMRouterRateLimitError",
     "LLMRouterTimeoutError",
     "__version__",
+    "aload_router_tools",
+    "load_router_tools",
 ]

@@ -1,0 +1,6 @@
+"""Agents: model names that run registry tools themselves, so a client gets answers that used them.
+
+directory   the configured agents, and the tools each may call
+memory      the server's side of a turn that also called the client's tools, until the client comes back
+loop        one request to an agent: rounds of a routed model turn, then its tool calls, as one answer
+"""

@@ -1,0 +1,254 @@
+"""The HTTP plumbing every provider adapter shares, whatever its dialect: send, read, stream, fail cleanly.
+
+An adapter composes one `UpstreamHTTP` (it has one; it does not inherit one) and keeps only its dialect's
+codec: payloads, answers, error envelopes. `UpstreamHTTP` owns what does not depend on the dialect:
+
+- `send()` puts a request on the worker's one shared `httpx.AsyncBaseTransport` (POST with a body, GET
+  without), with the adapter's headers and the provider's timeouts, both built once. Not a client: the
+  router needs none of a client's cookies, redirects or auth flows, which cost time on every request.
+- `read()` / `fetch()` read a whole answer, at most `max_response_bytes` of it, and raise the adapter's
+  error for an answer that refuses the request.
+- `stream()` sends a stream request, checks the answer is server-sent events, yields its events (each at
+  most `max_event_bytes`) and closes the answer however the caller stops; `drain()` reads out what an
+  upstream sends after its last event, so its connection can be used again.
+- `errors()` turns httpx's exceptions, and an oversized answer, into the router's errors in one place,
+  as httpx's `map_httpcore_exceptions()` does for httpcore's.
+- `retry_after()` reads a `Retry-After` header.
+
+Secrets: every byte an upstream sends is scrubbed of the provider's key where it enters (`read()` and
+`stream()`), before anything parses, truncates, quotes or logs it, so no later code path can forget. Success
+and failure alike: what an upstream echoes is not the router's to pass on. Header values and exception text
+quoted in an error go through `scrub_text()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import time
+from typing import TYPE_CHECKING
+
+import aiohttp
+import httpx
+
+from providers.errors import (
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamResponseTooLarge,
+    UpstreamTimeout,
+)
+from providers.sse import EventTooLarge, ServerSentEvent, iter_events
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
+
+    from providers.base import ProviderSettings
+
+__all__ = ["UpstreamHTTP", "retry_after"]
+
+# A server that keeps a stream open after its last event gets this long before its connection is dropped.
+_DRAIN_SECONDS = 1.0
+_REDACTED = b"[redacted]"
+# Causes that make an httpx timeout no timeout at all: aiohttp's transport maps every aiohttp connection
+# error to `httpx.ConnectTimeout`, a refused or reset connection included, which would blame a slow upstream
+# for a dead one. Its real timeouts are also `TimeoutError`s.
+_CONNECTION_FAILURES = (OSError, aiohttp.ClientConnectionError)
+
+
+class UpstreamHTTP:
+    """One provider's way to its upstream: the shared transport, with that provider's headers and limits."""
+
+    def __init__(
+        self,
+        provider: str,
+        transport: httpx.AsyncBaseTransport,
+        settings: ProviderSettings,
+        *,
+        headers: Mapping[str, str],
+        error_from_response: Callable[[int, bytes, Mapping[str, str]], UpstreamError],
+    ) -> None:
+        """`error_from_response(status, body, headers)` is the adapter's mapping of an HTTP error (its body
+        already scrubbed) to a router error."""
+        self.provider = provider
+        self.transport = transport
+        self.max_response_bytes = settings.max_response_bytes
+        self.max_event_bytes = settings.max_event_bytes
+        self._headers = dict(headers)
+        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._error_from_response = error_from_response
+        self._secret_text = settings.api_key.get_secret_value() if settings.api_key else ""
+        self._secret = self._secret_text.encode()
+        # Where the limits are set, for the message of an answer past one.
+        self._table = f"[providers.{provider}]"
+        self._env_prefix = str(settings.model_config.get("env_prefix", "")).upper()
+
+    # ---------------------------------------------------------------------------------------------- calls
+
+    async def send(self, url: httpx.URL, body: bytes | None = None) -> httpx.Response:
+        """Send one request (POST with a body, GET without); the answer's body is still to be read."""
+        method = "POST" if body is not None else "GET"
+        request = httpx.Request(method, url, content=body, headers=self._headers, extensions=self._extensions)
+        with self.errors(url):
+            return await self.transport.handle_async_request(request)
+
+    async def read(self, response: httpx.Response) -> bytes:
+        """A whole answer's body, scrubbed, or the adapter's error for it when the upstream refused the request."""
+        with self.errors():
+            try:
+                content = await self._body(response)
+            finally:
+                await response.aclose()
+        if response.status_code >= 400:
+            raise self._error_from_response(response.status_code, content, response.headers)
+        return content
+
+    async def fetch(self, url: httpx.URL, body: bytes | None = None) -> bytes:
+        """Send one request and read its whole answer."""
+        return await self.read(await self.send(url, body))
+
+    @contextlib.asynccontextmanager
+    async def stream(self, url: httpx.URL, body: bytes) -> AsyncIterator[AsyncGenerator[ServerSentEvent, None]]:
+        """`async with http.stream(url, body) as events`: the events of a stream request's answer.
+
+        A refusal, or an answer that is not a stream, is raised on entry; the answer is closed on exit,
+        however the caller stops (closing it cancels the upstream request).
+        """
+        response = await self.send(url, body)
+        try:
+            await self.check_stream(response)
+            events = self.events(response)
+            try:
+                yield events
+            finally:
+                await events.aclose()
+        finally:
+            await response.aclose()
+
+    async def check_stream(self, response: httpx.Response) -> None:
+        """Raise for a stream request that was refused, or answered with something other than SSE."""
+        content_type = response.headers.get("content-type", "")
+        if response.status_code < 400 and content_type.startswith("text/event-stream"):
+            return
+        content = await self.read(response)  # raises the adapter's error for a refusal
+        raise UpstreamProtocolError(
+            f"{self.provider} answered a stream request with {self.scrub_text(content_type)!r}, not server-sent "
+            f"events: {content[:200].decode('utf-8', 'replace')!r}",
+            provider=self.provider,
+        )
+
+    async def events(self, response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
+        """The scrubbed events of an SSE answer; a failure while reading is raised as the router's error."""
+        secret = self._secret
+        with self.errors():
+            async for event in iter_events(response.aiter_bytes(), self.max_event_bytes):
+                if secret and secret in event.data:
+                    yield ServerSentEvent(event.data.replace(secret, _REDACTED), event.event)
+                else:
+                    yield event
+
+    async def drain(self, events: AsyncIterator[ServerSentEvent]) -> None:
+        """Read a stream to the end of its body after its last event, so its connection can serve the next request."""
+        with contextlib.suppress(TimeoutError, UpstreamError):
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                async for _ in events:
+                    pass
+
+    # --------------------------------------------------------------------------------------------- errors
+
+    @contextlib.contextmanager
+    def errors(self, url: httpx.URL | None = None) -> Iterator[None]:
+        """Translate httpx's exceptions (and an oversized event) into the router's; `url` is where a request went."""
+        try:
+            yield
+        except EventTooLarge as exc:
+            raise self._too_large("a stream event", "max_event_bytes", exc.limit) from None
+        except httpx.TimeoutException as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, _CONNECTION_FAILURES) or isinstance(cause, TimeoutError):
+                raise UpstreamTimeout(
+                    f"{self.provider} did not answer in time ({type(exc).__name__}).", provider=self.provider
+                ) from None
+            raise self._unreachable(exc, url) from None
+        except httpx.ConnectError as exc:
+            raise self._unreachable(exc, url) from None
+        except httpx.HTTPError as exc:
+            raise self._connection_error("The connection to {provider}{where} failed ({cause}).", exc, url) from None
+
+    def _unreachable(self, exc: httpx.HTTPError, url: httpx.URL | None) -> UpstreamConnectionError:
+        return self._connection_error("Could not reach {provider}{where} ({cause}).", exc, url)
+
+    def _connection_error(self, template: str, exc: httpx.HTTPError, url: httpx.URL | None) -> UpstreamConnectionError:
+        """The error for a failed connection, saying where it went and what went wrong below httpx."""
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
+        said = str(cause)
+        message = template.format(
+            provider=self.provider,
+            where=f" at {_shown(url)}" if url is not None else "",
+            cause=f"{type(cause).__name__}: {said}" if said else type(cause).__name__,
+        )
+        return UpstreamConnectionError(self.scrub_text(message), provider=self.provider)
+
+    def _too_large(self, what: str, setting: str, limit: int) -> UpstreamResponseTooLarge:
+        return UpstreamResponseTooLarge(
+            f"{self.provider} sent {what} larger than {limit} bytes, the limit {setting} sets "
+            f"({self._table} {setting}, or {self._env_prefix}{setting.upper()}).",
+            provider=self.provider,
+        )
+
+    # -------------------------------------------------------------------------------------------- secrets
+
+    def scrub(self, data: bytes) -> bytes:
+        """`data` without the provider's key (some upstreams quote the key they were sent)."""
+        secret = self._secret
+        return data.replace(secret, _REDACTED) if secret and secret in data else data
+
+    def scrub_text(self, text: str) -> str:
+        """`scrub()` for text that did not come through `read()` or `stream()`: a header, an exception."""
+        secret = self._secret_text
+        return text.replace(secret, "[redacted]") if secret else text
+
+    # -------------------------------------------------------------------------------------------- helpers
+
+    async def _body(self, response: httpx.Response) -> bytes:
+        """A whole body, scrubbed, or the error for one over `max_response_bytes`."""
+        limit = self.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large("an answer", "max_response_bytes", limit)
+        first = b""  # most answers arrive in one piece, which needs no copy
+        # The other pieces go into one growing buffer rather than a list: a large buffer is mapped on its own
+        # and goes back to the system when freed, where thousands of small pieces would fragment the heap.
+        rest = bytearray()
+        async for part in response.aiter_bytes():
+            if first:
+                rest += part
+            else:
+                first = part
+            if len(first) + len(rest) > limit:
+                rest.clear()  # the error's traceback keeps this frame, perhaps until a garbage collection
+                raise self._too_large("an answer", "max_response_bytes", limit)
+        return self.scrub(first + rest if rest else first)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from a `Retry-After` header in seconds or as an HTTP date."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _shown(url: httpx.URL) -> str:
+    """A URL as an error may show it: without credentials, query or fragment."""
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None))

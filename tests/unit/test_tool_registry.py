@@ -1,0 +1,232 @@
+"""The tool registry's domain without a server: names, definitions, the egress guard, results, and a
+registry invoking a tool on a loopback HTTP server."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver
+
+from app.access.limits import LocalRateLimiter
+from app.settings import ConfigError, ToolSettings
+from app.tools.definitions import parse_definition
+from app.tools.egress import AddressRefused, EgressClient, GuardedResolver, UrlRefused, check_url, refusal
+from app.tools.invocations import LocalInvocationLog
+from app.tools.names import local_names
+from app.tools.registry import ToolRegistry
+from app.tools.results import http_output
+from app.tools.store import MemoryToolsetStore, SqliteToolsetStore
+from providers.errors import InvalidToolArguments, InvalidToolDefinition, ToolNotFound, ToolUnreachable
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from aiohttp.abc import ResolveResult
+
+
+# ------------------------------------------------------------------------------------------------------ names
+
+
+def test_valid_names_are_kept_and_others_made_valid_distinct_and_stable() -> None:
+    names = local_names("calc", ["add", "get.user", "get_user", "a" * 80, "a" * 81, "weird name!"])
+    assert names["add"] == "add"
+    assert names["get_user"] == "get_user"  # valid as it is: it keeps its name
+    assert names["get.user"].startswith("get_user_")
+    assert len(names["get.user"]) == len("get_user_") + 6
+    assert names["weird name!"] == "weird_name_"
+    assert names["a" * 80] != names["a" * 81]
+    for local in names.values():
+        assert len(f"calc_{local}") <= 64
+    # The same names in another order give the same result.
+    assert local_names("calc", reversed(list(names))) == names
+
+
+# ------------------------------------------------------------------------------------------------ definitions
+
+
+def test_a_header_may_name_an_environment_variable_that_must_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {
+        "name": "t",
+        "kind": "mcp",
+        "url": "http://tools.example/mcp",
+        "headers": {"Authorization": "Bearer ${TOKEN_X}"},
+    }
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True)
+    assert raised.value.param == "headers.Authorization"
+    monkeypatch.setenv("TOKEN_X", "secret")
+    assert parse_definition(body, allow_private_networks=True).name == "t"
+
+
+def test_two_inline_tools_may_not_share_a_name() -> None:
+    tool = {"name": "same", "url": "http://tools.example/"}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition({"name": "t", "kind": "http", "tools": [tool, tool]}, allow_private_networks=True)
+    assert raised.value.param == "tools[1].name"
+
+
+# ------------------------------------------------------------------------------------------------ egress guard
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",
+        "fe80::1",
+        "fd00:ec2::254",
+        "100.100.100.200",
+        "::ffff:169.254.169.254",
+        "0.0.0.0",
+        "224.0.0.1",
+    ],
+)
+def test_link_local_metadata_and_non_unicast_addresses_are_always_refused(address: str) -> None:
+    assert refusal(ipaddress.ip_address(address), allow_private_networks=True) is not None
+
+
+def test_private_and_loopback_addresses_are_allowed_unless_turned_off() -> None:
+    for address in ("127.0.0.1", "10.1.2.3", "192.168.1.10", "100.64.0.1", "::1"):
+        assert refusal(ipaddress.ip_address(address), allow_private_networks=True) is None
+        assert refusal(ipaddress.ip_address(address), allow_private_networks=False) is not None
+    assert refusal(ipaddress.ip_address("93.184.216.34"), allow_private_networks=False) is None
+
+
+def test_urls_are_checked_for_scheme_and_literal_addresses() -> None:
+    for url in ("ftp://example.org/", "http://", "http://169.254.169.254/", "http://[fe80::1%25eth0]/"):
+        with pytest.raises(UrlRefused):
+            check_url(url, allow_private_networks=True)
+    check_url("https://n8n.internal:5678/webhook/x", allow_private_networks=True)
+
+
+class _Resolves(AbstractResolver):
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [{"hostname": host, "host": self.address, "port": port, "family": family, "proto": 0, "flags": 0}]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_name_resolving_to_a_metadata_address_is_refused_at_connect_time() -> None:
+    with pytest.raises(AddressRefused):
+        await GuardedResolver(allow_private_networks=True, resolver=_Resolves("169.254.169.254")).resolve(
+            "evil.example"
+        )
+    egress = EgressClient(allow_private_networks=True, resolver=_Resolves("169.254.169.254"))
+    try:
+        with pytest.raises(ToolUnreachable) as raised:
+            await egress.request("GET", "http://metadata.example/latest", time_limit=5, max_bytes=1024)
+        assert raised.value.code == "tool_address_refused"
+        assert "169.254.169.254" in raised.value.message
+    finally:
+        await egress.aclose()
+
+
+# ----------------------------------------------------------------------------------------------------- results
+
+
+def test_a_cut_answer_never_ends_inside_a_character() -> None:
+    body = "é".encode() * 3
+    output = http_output(200, "text/plain", body[:5], truncated=True)
+    assert output.content[0].text == "éé"  # type: ignore[union-attr]
+    assert output.truncated is True
+
+
+def test_json_answers_are_structured_and_errors_marked() -> None:
+    output = http_output(422, "application/json; charset=utf-8", b'{"detail": "no"}', truncated=False)
+    assert (output.is_error, output.structured, output.retryable) == (True, {"detail": "no"}, False)
+    assert http_output(503, "text/plain", b"", truncated=False).retryable is True
+
+
+# ---------------------------------------------------------------------------------------------------- registry
+
+
+@pytest.fixture
+async def echo_url() -> AsyncIterator[str]:
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"got": await request.json()})
+
+    app = web.Application()
+    app.router.add_post("/echo", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/echo"
+    await runner.cleanup()
+
+
+def registry(store: Any = None, **settings: Any) -> ToolRegistry:
+    tool_settings = ToolSettings(**settings)
+    return ToolRegistry(
+        tool_settings,
+        store=store or MemoryToolsetStore(),
+        invocations=LocalInvocationLog(10),
+        limiter=LocalRateLimiter(),
+        egress=EgressClient(allow_private_networks=True),
+    )
+
+
+async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None:
+    tools = registry()
+    await tools.start()
+    try:
+        body = b'{"name": "svc", "kind": "http", "tools": [{"name": "echo", "url": "%s", ' % echo_url.encode()
+        body += b'"parameters": {"type": "object", "properties": {"n": {"type": "integer"}}}}]}'
+        toolset = await tools.register(body)
+        assert toolset.by_server_name("echo") is tools.resolve("svc_echo")
+        result = await tools.invoke("svc_echo", {"n": 1}, request_id="r1")
+        assert result.structured_content == {"got": {"n": 1}}
+        with pytest.raises(InvalidToolArguments) as raised:
+            await tools.invoke("svc_echo", {"n": "one"}, request_id="r2")
+        assert raised.value.param == "arguments.n"
+        with pytest.raises(ToolNotFound):
+            await tools.invoke("svc_nothing", {}, request_id="r3")
+        recorded = await tools.invocations.recent()
+        assert [(each.request_id, each.outcome) for each in recorded] == [
+            ("r2", "invalid_arguments"),
+            ("r1", "success"),
+        ]
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+
+
+async def test_a_sqlite_store_gives_toolsets_back_after_a_restart(echo_url: str, tmp_path: Path) -> None:
+    body = b'{"name": "kept", "kind": "http", "tools": [{"name": "echo", "url": "%s"}]}' % echo_url.encode()
+    first = registry(SqliteToolsetStore(tmp_path / "tools.sqlite3"))
+    await first.start()
+    await first.register(body)
+    await first.close()
+    await first.egress.aclose()
+    second = registry(SqliteToolsetStore(tmp_path / "tools.sqlite3"))
+    await second.start()
+    try:
+        result = await second.invoke("kept_echo", {"a": 1}, request_id="r")
+        assert result.structured_content == {"got": {"a": 1}}
+    finally:
+        await second.close()
+        await second.egress.aclose()
+
+
+def test_an_invalid_config_toolset_stops_the_router_naming_its_setting() -> None:
+    bad = {"bad": {"kind": "http", "tools": [{"name": "x", "url": "http://169.254.169.254/"}]}}
+    with pytest.raises(ConfigError, match=r"toolsets\.bad\.tools\[0\]\.url"):
+        ToolRegistry(
+            ToolSettings(),
+            store=MemoryToolsetStore(),
+            invocations=LocalInvocationLog(10),
+            limiter=LocalRateLimiter(),
+            egress=None,  # type: ignore[arg-type]
+            config_toolsets=bad,
+        )
