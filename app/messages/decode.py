@@ -1,12 +1,14 @@
 """A Messages request body to a validated `MessagesRequest`, or an `InvalidRequest` naming what is wrong.
 
 What the router cannot do is refused here with a 400 whose message names the field, never dropped:
-Anthropic's server tools (web search, code execution, text editor...), `container`, `mcp_servers` and
-`context_management`, blocks other than text, image, tool_use, tool_result, thinking and redacted_thinking,
-a `tool_choice` that names a tool the request does not offer, and a tool whose `input_schema` is not a
-usable JSON Schema (`app.schemas`). `max_tokens` is required, as Anthropic's API requires it (except for
-counting tokens). Hints that change nothing a chat model can honour are accepted and ignored:
-`cache_control` anywhere, `citations`, `service_tier`, `speed`, `inference_geo`.
+Anthropic's server tools (web search, code execution, text editor...), `container` and `mcp_servers`, blocks
+other than text, image, tool_use, tool_result, thinking and redacted_thinking, a `tool_choice` that names
+a tool the request does not offer, and a tool whose `input_schema` is not a usable JSON Schema
+(`app.schemas`). `max_tokens` is required, as Anthropic's API requires it (except for counting tokens).
+Hints that change nothing a chat model can honour are accepted and ignored: `cache_control` anywhere,
+`citations`, `service_tier`, `speed`, `inference_geo`, and `context_management`, which trims long contexts
+on Anthropic's side as the Responses API's `truncation` does on OpenAI's (ignored, the model sees the whole
+conversation).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ _BLOCKS = "text, image, tool_use, tool_result, thinking and redacted_thinking"
 _SERVER_SIDE = {
     "container": "containers, which run on Anthropic's servers",
     "mcp_servers": "MCP servers called by Anthropic's servers: connect your MCP tools as client tools",
-    "context_management": "Anthropic's server-side context management",
 }
 
 

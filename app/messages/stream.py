@@ -33,6 +33,7 @@ from providers.anthropic_schema import (
     ContentBlockDelta,
     ContentBlockStart,
     ContentBlockStop,
+    ErrorResponse,
     InputJsonDelta,
     Message,
     MessageDelta,
@@ -245,7 +246,20 @@ class MessageEventWriter:
 
 def encode_events(events: Iterable[StreamEvent]) -> bytes:
     """SSE frames named as Anthropic names them: `event: <type>\\ndata: <json>\\n\\n`."""
-    return b"".join(
-        b"event: " + str(type(event).__struct_config__.tag).encode() + b"\ndata: " + _encoder.encode(event) + b"\n\n"
-        for event in events
+    return b"".join(_FRAME_STARTS[type(event)] + _encoder.encode(event) + b"\n\n" for event in events)
+
+
+# Each event's frame opens with its name: made once per type, not once per event.
+_FRAME_STARTS = {
+    kind: b"event: " + str(kind.__struct_config__.tag).encode() + b"\ndata: "
+    for kind in (
+        MessageStart,
+        ContentBlockStart,
+        ContentBlockDelta,
+        ContentBlockStop,
+        MessageDelta,
+        MessageStop,
+        Ping,
+        ErrorResponse,
     )
+}

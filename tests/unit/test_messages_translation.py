@@ -75,6 +75,26 @@ def test_the_settings_map_to_their_chat_names() -> None:
     }
 
 
+def test_hints_a_chat_model_cannot_honour_are_accepted_and_not_forwarded() -> None:
+    body = upstream_body(
+        cache_control={"type": "ephemeral"},
+        service_tier="auto",
+        speed="fast",
+        inference_geo="us",
+        context_management={"edits": [{"type": "clear_tool_uses_20250919"}]},
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}]}
+        ],
+    )
+
+    assert body == {
+        "model": "upstream-model",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": False,
+        "max_completion_tokens": 256,
+    }
+
+
 def test_a_stream_always_asks_for_usage() -> None:
     body = upstream_body(stream=True)
 
@@ -273,7 +293,6 @@ def test_max_tokens_is_required_and_positive() -> None:
         ({"tools": [{"name": "no_schema"}]}, "tools[0].input_schema"),
         ({"container": "container_abc"}, "container"),
         ({"mcp_servers": [{"type": "url", "url": "https://mcp.example.org", "name": "x"}]}, "mcp_servers"),
-        ({"context_management": {"edits": []}}, "context_management"),
         ({"tools": [WEATHER], "tool_choice": {"type": "tool", "name": "missing"}}, "tool_choice.name"),
         ({"tool_choice": {"type": "any"}}, "tool_choice"),
         ({"tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
