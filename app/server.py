@@ -25,6 +25,7 @@ from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
 from app.api.chat import create_chat_completion
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
+from app.api.messages import count_message_tokens, create_message
 from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
 from app.api.responses import create_response, delete_response, retrieve_response
@@ -156,6 +157,8 @@ def create_app(
             create_response,
             retrieve_response,
             delete_response,
+            create_message,
+            count_message_tokens,
             list_models,
             retrieve_model,
             health,
