@@ -6,11 +6,14 @@ instances (a real Redis)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import jsonschema
 import openai
 import pytest
+import yaml
 
 from app.access import hash_key
 from tests.e2e.tools.servers import ToolServer
@@ -20,13 +23,13 @@ from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
 
 ADMIN = "admin-e2e-agents-api-0123456789"
+DESCRIPTION = Path(__file__).resolve().parents[2] / "app" / "openapi.yaml"
 WEATHER = "What is the weather in 'Oslo'?"
 CLIENT_KEY = "sk-e2e-agents-api-client"
 
@@ -103,6 +106,12 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
     return error
 
 
+def assert_described(agent: dict[str, Any]) -> None:
+    """The agent is as the router's own OpenAPI description says."""
+    schemas = yaml.safe_load(DESCRIPTION.read_text(encoding="utf-8"))["components"]["schemas"]
+    jsonschema.Draft202012Validator(schemas["Agent"]).validate(agent)
+
+
 def within_a_second(condition: Callable[[], bool], what: str) -> None:
     started = time.monotonic()
     while not condition():
@@ -118,6 +127,7 @@ def test_register_list_get_replace_delete(http: httpx.Client) -> None:
 
     assert created.status_code == 201, created.text
     shown = created.json()
+    assert_described(shown)
     assert isinstance(shown.pop("updated_at"), int)
     assert shown == {
         "object": "agent",
@@ -134,6 +144,8 @@ def test_register_list_get_replace_delete(http: httpx.Client) -> None:
     }
     listed = http.get("/agents").json()
     assert listed["object"] == "list"
+    for each in listed["data"]:
+        assert_described(each)
     sources = {each["name"]: each["source"] for each in listed["data"]}
     assert (sources["forecaster"], sources["crud"]) == ("config", "api")
     assert http.get("/agents/crud").json()["instructions"] == "Be brief."
