@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from app.access import hash_key
-from tests.e2e.tools.servers import ToolServer
 from tests.support.openapi import assert_valid
 from tests.support.processes import run_router
 from tests.support.redis import RedisServer
@@ -24,6 +23,7 @@ from tests.support.redis import RedisServer
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from tests.e2e.tools.servers import ToolServer
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
@@ -32,14 +32,6 @@ ADMIN = "admin-e2e-agents-api-0123456789"
 DESCRIPTION = Path(__file__).resolve().parents[2] / "app" / "openapi.yaml"
 WEATHER = "What is the weather in 'Oslo'?"
 CLIENT_KEY = "sk-e2e-agents-api-client"
-
-
-@pytest.fixture(scope="module")
-def tool_server() -> Iterator[ToolServer]:
-    server = ToolServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def write_config(directory: Path, tool_server: ToolServer, extra: str = "") -> Path:
