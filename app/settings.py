@@ -226,9 +226,9 @@ class AgentSettings(_Table):
     describe_toolsets: bool = False
     """Add the descriptions of the toolsets the agent's tools come from to its instructions."""
     description: str = ""
-    max_rounds: int = Field(default=10, ge=1)
+    max_rounds: int = Field(default=10, ge=1, le=100)
     """Rounds of tool calls at most; past them the answer stops with `finish_reason` `length`."""
-    parallel_tool_calls: int = Field(default=4, ge=1)
+    parallel_tool_calls: int = Field(default=4, ge=1, le=64)
     """Tool calls of one round run at once, at most."""
     tool_timeout: float | None = Field(default=None, gt=0)
     """Seconds one tool call may take (the tool's own timeout when unset)."""
