@@ -45,7 +45,9 @@ def build_providers(
     providers: dict[str, Provider] = {}
     for name, cls in classes.items():
         try:
-            providers[name] = cls.create(settings.providers.get(name, {}), transport)
+            table = settings.providers.get(name, {})
+            providers[name] = cls.create(table, transport)
         except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, f"[providers.{name}]")) from None
+            problem = describe_validation_error(exc, f"[providers.{name}]", cls.settings_class, table)
+            raise ConfigError(problem) from None
     return providers
