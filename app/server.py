@@ -44,6 +44,7 @@ from app.api.toolsets import (
 from app.catalog import ModelCatalog
 from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
+from app.intake import RequestIntake
 from app.lifecycle import Lifecycle
 from app.pipeline.answering import AnswerPipeline
 from app.records import SqliteRecordStore, default_database
@@ -217,7 +218,9 @@ def create_app(
     )
     # Around everything litestar does, routing and its 404s included: every request is observed, and
     # authenticated when client keys are configured, before a handler runs.
-    gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
+    # Inside the gate, so a request without a valid key is refused before its body is read.
+    intake = RequestIntake(app.asgi_handler, settings)
+    gate = ClientGate(intake, services.keys, services.limiter, services.redactor)
     app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
     return app
 

@@ -16,6 +16,7 @@
     │   ├── AgentNotFound           404  no agent of that name (the admin API)
     │   └── RouteNotFound           404  no endpoint at that URL
     ├── MethodNotAllowed            405  the endpoint exists, not with that method
+    ├── RequestTimeout              408  the body did not arrive within the configured time
     ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
     ├── AgentConflict               409  the name is an agent's or an alias's, or the agent is the config file's
     ├── RequestTooLarge             413  the body is over the configured limit
@@ -24,6 +25,7 @@
     ├── ClientClosedRequest         499  the client went away before its answer (nobody reads this one)
     ├── InternalError               500  the router itself failed (logged with its traceback, never shown)
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
+    ├── RouterOverloaded            503  the worker serves as many requests at once as it is allowed
     ├── ToolError                   502  the router got no usable answer from a tool; subclasses say how
     │   ├── ToolUnreachable         502  could not connect (a refused address included), or it broke
     │   ├── ToolInvalidResponse     502  the answer is not the tool's protocol, or not its `returns` schema
@@ -74,10 +76,12 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ProviderNotConfigured",
+    "RequestTimeout",
     "RequestTooLarge",
     "ResponseNotFound",
     "RouteNotFound",
     "RouterError",
+    "RouterOverloaded",
     "TargetUnavailable",
     "ToolError",
     "ToolInvalidResponse",
@@ -174,6 +178,12 @@ class MethodNotAllowed(RouterError):
     status = 405
     type = "invalid_request_error"
     default_code = "method_not_allowed"
+
+
+class RequestTimeout(RouterError):
+    status = 408
+    type = "invalid_request_error"
+    default_code = "request_timeout"
 
 
 class RequestTooLarge(RouterError):
@@ -277,6 +287,15 @@ class ToolTimeout(ToolError):
     status = 504
     type = "timeout_error"
     default_code = "tool_timeout"
+
+
+class RouterOverloaded(RouterError):
+    """This worker is serving as many requests as it may; another attempt shortly may find room."""
+
+    status = 503
+    type = "server_error"
+    default_code = "server_overloaded"
+    retryable = True
 
 
 class UpstreamError(RouterError):
