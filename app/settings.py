@@ -49,6 +49,7 @@ __all__ = [
     "TargetSettings",
     "ToolSettings",
     "load_settings",
+    "settings_variable",
 ]
 
 Strategy = Literal["priority", "weighted", "latency", "least-busy"]
@@ -378,13 +379,13 @@ def _origin(
     name = str(loc[0]) if loc else ""
     if name in flags:
         return f"--{name.replace('_', '-')}" if len(loc) == 1 else dotted
-    if given is None or name in given or (variable := _variable(model, name)) is None:
+    if given is None or name in given or (variable := settings_variable(model, name)) is None:
         return f"{dotted} in {source}" if source else dotted
     inner = ".".join(str(part) for part in loc[1:])
     return f"environment variable {variable}" + (f" ({inner})" if inner else "")
 
 
-def _variable(model: type[BaseModel] | None, name: str) -> str | None:
+def settings_variable(model: type[BaseModel] | None, name: str) -> str | None:
     """The environment variable a settings class reads `name` from (None: not a settings field)."""
     if model is None or not issubclass(model, BaseSettings) or (field := model.model_fields.get(name)) is None:
         return None

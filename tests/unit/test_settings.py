@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_origin
 
 import pytest
+from pydantic import BaseModel
 
-from app.settings import ConfigError, Settings, load_settings
+from app.settings import ConfigError, Settings, load_settings, settings_variable
 from providers.deepseek import DeepSeekSettings
 from providers.openrouter import OpenRouterSettings
 
 from .support import USER_HI, build_app, json_response
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import httpx
     import respx
 
     from providers.base import ProviderSettings
 
+ROOT = Path(__file__).resolve().parents[2]
 COMPLETION = (
     b'{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
     b'"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}'
@@ -334,6 +336,31 @@ def test_invalid_toml(config: Any) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nowhere.toml")
+
+
+# --------------------------------------------------------------------------------------------- documented
+
+
+def test_every_router_setting_is_in_the_example_config() -> None:
+    text = (ROOT / "llm-router.example.toml").read_text(encoding="utf-8")
+
+    missing = [name for name in Settings.model_fields if not re.search(rf"^(# )?(\[{name}[\].]|{name} =)", text, re.M)]
+
+    assert missing == []
+
+
+def test_every_router_variable_is_in_the_readme() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    scalars = [name for name, field in Settings.model_fields.items() if not _is_table(field.annotation)]
+
+    missing = [name for name in scalars if f"`{settings_variable(Settings, name)}`" not in text]
+
+    assert len(scalars) > 10
+    assert missing == []
+
+
+def _is_table(annotation: Any) -> bool:
+    return get_origin(annotation) is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
 
 
 @pytest.mark.parametrize("settings_class", [OpenRouterSettings, DeepSeekSettings])
