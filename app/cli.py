@@ -123,8 +123,9 @@ def _run(settings: Settings) -> int:
         interface=Interfaces.ASGI,
         loop=Loops.uvloop,
         websockets=False,
-        # Granian holds a permit per open connection and stops accepting when they run out, so this must stay
-        # above the requests in flight: a connection beyond it waits unanswered, one beyond those gets a 503.
+        # Granian holds a permit per open connection and stops accepting when they run out: with more permits
+        # than requests in flight (the defaults), a full worker still takes connections, to answer them 503
+        # and to answer /health.
         backpressure=settings.max_connections,
         http1_settings=HTTP1Settings(header_read_timeout=math.ceil(settings.header_timeout * 1000)),
         log_level=settings.log_level.lower(),  # type: ignore[arg-type]
