@@ -31,13 +31,15 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tests.e2e.upstream import Upstream
+    from openai.types.chat import ChatCompletionMessageParam
+
+    from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
 pytestmark = pytest.mark.e2e
 
 SLOW_CONNECTIONS = int(os.environ.get("E2E_SLOW_CONNECTIONS", "1100"))
-HI = [{"role": "user", "content": "Hi"}]
+HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hi"}]
 # Headers that promise a body, then one byte of it.
 SLOW_BODY = (
     b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
@@ -118,8 +120,8 @@ def test_slow_clients_neither_stop_a_worker_nor_crowd_out_requests(tmp_path_fact
         ):
             probes = [health(router.port) for _ in range(20)]
             started = time.perf_counter()
-            reply = client.chat.completions.create(model="mock/text", messages=HI)  # type: ignore[arg-type]
-            chunks = list(client.chat.completions.create(model="mock/text", messages=HI, stream=True))  # type: ignore[arg-type]
+            reply = client.chat.completions.create(model="mock/text", messages=HI)
+            chunks = list(client.chat.completions.create(model="mock/text", messages=HI, stream=True))
             requests_ms = (time.perf_counter() - started) * 1000
             waiting = sum(still_waiting(connection) for connection in slow)
 
@@ -156,11 +158,11 @@ def test_a_body_that_does_not_arrive_in_time_gets_408(edge_router: RouterProcess
 def test_a_full_worker_answers_503_and_still_its_probes(edge_router: RouterProcess) -> None:
     with openai.OpenAI(base_url=edge_router.base_url, api_key="unused", max_retries=0, timeout=10) as client:
         # `hang` streams one chunk, then holds the request open: the worker's one place is taken.
-        hanging = client.chat.completions.create(model="deepseek/hang", messages=HI, stream=True)  # type: ignore[arg-type]
+        hanging = client.chat.completions.create(model="deepseek/hang", messages=HI, stream=True)
         next(iter(hanging))
 
         with pytest.raises(openai.InternalServerError) as refused:
-            client.chat.completions.create(model="mock/text", messages=HI)  # type: ignore[arg-type]
+            client.chat.completions.create(model="mock/text", messages=HI)
         probe = health(edge_router.port)
         hanging.close()
 
