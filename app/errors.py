@@ -57,6 +57,7 @@ __all__ = [
     "error_dialect",
     "error_response",
     "exception_handlers",
+    "failure",
     "render_error",
     "responses_error_code",
     "send_error",
@@ -183,19 +184,23 @@ def responses_error_code(exc: RouterError) -> str:
     return "rate_limit_exceeded" if exc.http_status == 429 else "server_error"
 
 
+def failure(exc: BaseException, method: str, path: str) -> RouterError:
+    """What a request that raised `exc` answers with, logged as it deserves: a failing upstream as a warning, an
+    unexpected error with its traceback, a client that left (which is why reading its request failed) not at
+    all, since the request's own log line says 499."""
+    if current().status == CLIENT_CLOSED_REQUEST:
+        return ClientClosedRequest("The client closed the connection before the answer.")
+    error = as_router_error(exc, method, path)
+    if error.http_status >= 500 and not isinstance(error, InternalError):
+        log.warning("request failed: %s", error.message)
+    return error
+
+
 def _handle(dialect: Dialect | None, request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Answer a failed request. Without a `dialect` of its own (no endpoint matched, or the endpoint does not
     say), the request's path decides."""
     path = request.url.path
-    dialect = dialect or error_dialect(path)
-    if current().status == CLIENT_CLOSED_REQUEST:
-        # The client left while sending its request, which is why reading it failed: no one to answer, and
-        # nothing to log but the request's own line.
-        return error_response(ClientClosedRequest("The client closed the connection before the answer."), dialect)
-    error = as_router_error(exc, request.method, path)
-    if error.http_status >= 500 and not isinstance(error, InternalError):
-        log.warning("request failed: %s", error.message)
-    return error_response(error, dialect)
+    return error_response(failure(exc, request.method, path), dialect or error_dialect(path))
 
 
 exception_handlers = {Exception: partial(_handle, None)}

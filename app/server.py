@@ -26,7 +26,8 @@ from app.agents.definitions import ModelNames
 from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
 from app.api.agents import create_agent, delete_agent, list_agents, replace_agent, retrieve_agent
-from app.api.chat import create_chat_completion
+from app.api.chat import ChatCompletions
+from app.api.direct import DirectRoutes
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
 from app.api.messages import count_message_tokens, create_message
 from app.api.models import list_models, retrieve_model
@@ -167,7 +168,6 @@ def create_app(
     admin_key = settings.admin_key
     app = Litestar(
         route_handlers=[
-            create_chat_completion,
             create_response,
             retrieve_response,
             delete_response,
@@ -219,7 +219,13 @@ def create_app(
     # Around everything litestar does, routing and its 404s included: every request is observed, and
     # authenticated when client keys are configured, before a handler runs.
     # Inside the gate, so a request without a valid key is refused before its body is read.
-    intake = RequestIntake(app.asgi_handler, settings)
+    # The model endpoints the router exists for are answered below the framework (`app.api.direct`).
+    direct = DirectRoutes(
+        app.asgi_handler,
+        {"/v1/chat/completions": ChatCompletions(pipeline)},
+        max_body=settings.max_request_bytes,
+    )
+    intake = RequestIntake(direct, settings)
     gate = ClientGate(intake, services.keys, services.limiter, services.redactor)
     app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
     return app

@@ -1,20 +1,20 @@
-"""POST /v1/chat/completions: decode, answer through the pipeline, render as JSON or as chunk events."""
+"""POST /v1/chat/completions: decode, answer through the pipeline, render as JSON or as chunk events.
+
+The router's hottest endpoint, served directly on the ASGI channel (`app.api.direct`).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
-from litestar import Request, Response, post
-from litestar.response import Stream
 
-from app.api.inject import Injected
-from app.api.routed import event_stream, request_overrides, requested_models, route_headers
+from app.api.direct import JsonReply, StreamReply
+from app.api.routed import request_overrides, requested_models, route_headers
 from app.chat.render import ChunkWriter
 from app.context import current
 from app.errors import as_router_error
-from app.pipeline.answering import AnswerPipeline
 from app.routing.guard import function_schemas
 from app.schemas import check_tool_schemas
 from providers.errors import RouterError
@@ -23,35 +23,38 @@ from providers.request import ChatRequest
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from app.api.direct import Headers, Reply
+    from app.pipeline.answering import AnswerPipeline
     from app.pipeline.turns import AnswerStream
 
-__all__ = ["create_chat_completion"]
+__all__ = ["ChatCompletions"]
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
 
 
-@post("/v1/chat/completions", status_code=200)
-async def create_chat_completion(
-    request: Request[Any, Any, Any], pipeline: Injected[AnswerPipeline]
-) -> Response[bytes] | Stream:
-    chat_request = ChatRequest.decode(await request.body())
-    check_tool_schemas(function_schemas(chat_request.params))
-    params = chat_request.params
-    current().model = params.model
-    overrides = request_overrides(request.headers)
-    models = requested_models(chat_request)
-    if params.stream:
-        stream = await pipeline.stream(chat_request, overrides, models)
-        writer = ChunkWriter(include_usage=params.include_usage)
-        return event_stream(_frames(stream, writer), stream.target, stream.attempts)
-    answer = await pipeline.complete(chat_request, overrides, models)
-    return Response(
-        _encoder.encode(answer.completion),
-        media_type="application/json",
-        headers=route_headers(answer.target, answer.attempts, answer.tool_rounds),
-    )
+class ChatCompletions:
+    """The endpoint: one chat completion, whole or streamed."""
+
+    def __init__(self, pipeline: AnswerPipeline) -> None:
+        self.pipeline = pipeline
+
+    async def __call__(self, headers: Headers, body: bytes) -> Reply:
+        chat_request = ChatRequest.decode(body)
+        check_tool_schemas(function_schemas(chat_request.params))
+        params = chat_request.params
+        current().model = params.model
+        overrides = request_overrides(headers)
+        models = requested_models(chat_request)
+        if params.stream:
+            stream = await self.pipeline.stream(chat_request, overrides, models)
+            writer = ChunkWriter(include_usage=params.include_usage)
+            return StreamReply(_frames(stream, writer), route_headers(stream.target, stream.attempts))
+        answer = await self.pipeline.complete(chat_request, overrides, models)
+        return JsonReply(
+            _encoder.encode(answer.completion), route_headers(answer.target, answer.attempts, answer.tool_rounds)
+        )
 
 
 async def _frames(stream: AnswerStream, writer: ChunkWriter) -> AsyncIterator[bytes]:

@@ -35,6 +35,7 @@ TIMEOUT_HEADER = "x-llm-router-timeout"
 MAX_ATTEMPTS_HEADER = "x-llm-router-max-attempts"
 N = TypeVar("N", int, float)
 
+
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
