@@ -8,10 +8,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.pipeline.normalise import ChunkNormaliser
+from app.pipeline.normalise import ChunkNormaliser, completion_events, normalise_completion
 from app.responses.decode import decode_request
 from app.responses.events import ResponseCreated, encode_event
-from app.pipeline.normalise import completion_events, normalise_completion
 from app.responses.from_chat import new_response
 from app.responses.stream import ResponseEventWriter, render
 from providers.errors import UpstreamError, UpstreamRateLimited

@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.responses.decode import decode_request
 from app.pipeline.normalise import completion_events, normalise_completion
+from app.responses.decode import decode_request
 from app.responses.from_chat import new_response
 from app.responses.items import FunctionCallInput, InputMessage
 from app.responses.stream import render
