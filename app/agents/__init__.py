@@ -2,5 +2,6 @@
 
 directory   the configured agents, and the tools each may call
 memory      the server's side of a turn that also called the client's tools, until the client comes back
+toolbox     the registry tools one answer may run, and how: an agent's, or a Responses request's `mcp` tools
 loop        one request to an agent: rounds of a routed model turn, then its tool calls, as one answer
 """

@@ -39,13 +39,10 @@ from providers.errors import InvalidRequest, ResponseNotFound, RouterError
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
-    from app.agents.toolbox import Toolbox
     from app.pipeline.turns import AnswerStream
     from app.responses.decode import ResponsesRequest
     from app.responses.events import Event
     from app.responses.items import InputItem
-    from app.responses.mcp import RequestServers
-    from app.responses.to_chat import Approval
     from app.responses.wire import ResponseObject
 
 __all__ = ["create_response", "delete_response", "retrieve_response"]
@@ -68,7 +65,7 @@ async def create_response(
     context.model = parsed.create.model
     history = await _history(responses, parsed, context.key_name)
     servers = request_servers(parsed, tools, context.client)
-    if servers is not None and agents.get(parsed.create.model) is not None:
+    if servers.servers and agents.get(parsed.create.model) is not None:
         raise InvalidRequest(
             f"The model '{parsed.create.model}' is an agent, which runs its own tools: name a model, not an "
             "agent, to use `mcp` tools.",
@@ -77,8 +74,8 @@ async def create_response(
         )
     translation = chat_request(parsed, history, servers)
     conversation = [*history, *parsed.input]
-    toolbox = _toolbox(servers, translation.approved)
-    listings = servers.listings(conversation) if servers is not None else []
+    toolbox = servers.toolbox(translation.approved)
+    listings = servers.listings(conversation)
     chat = translation.request
     overrides, models = request_overrides(request.headers), [(parsed.create.model, "model")]
     store = responses if parsed.store else None
@@ -116,20 +113,6 @@ async def delete_response(
         raise _not_found(response_id)
     deleted = {"id": response_id, "object": "response.deleted", "deleted": True}
     return Response(_encoder.encode(deleted), media_type="application/json")
-
-
-def _toolbox(servers: RequestServers | None, approved: list[Approval]) -> Toolbox | None:
-    """What the router runs for the request's `mcp` tools, with the calls it approves (None: no `mcp` tool)."""
-    if servers is not None:
-        return servers.toolbox(approved)
-    if approved:
-        raise InvalidRequest(
-            f"{approved[0].where} approves a call to the server '{approved[0].server_label}', but the request has "
-            "no `mcp` tool: send the `mcp` tool that offered the call again.",
-            param=approved[0].where,
-            code="invalid_value",
-        )
-    return None
 
 
 async def _owned(store: ResponseStore, response_id: str) -> StoredResponse:

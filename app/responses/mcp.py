@@ -128,8 +128,17 @@ class RequestServers:
 
     # ----------------------------------------------------------------------------------- running and listing
 
-    def toolbox(self, approved: list[Approval]) -> Toolbox:
-        """The tools the router runs for this request, and the calls it approves."""
+    def toolbox(self, approved: list[Approval]) -> Toolbox | None:
+        """The tools the router runs for this request, and the calls it approves (None: no `mcp` tool)."""
+        if not self.servers:
+            if approved:
+                raise InvalidRequest(
+                    f"{approved[0].where} approves a call to the server '{approved[0].server_label}', but the "
+                    "request has no `mcp` tool: send the `mcp` tool that offered the call again.",
+                    param=approved[0].where,
+                    code="invalid_value",
+                )
+            return None
         descriptions = [
             f"- {server.label}: {server.description}" for server in self.servers if server.description is not None
         ]
@@ -160,18 +169,14 @@ class RequestServers:
         return ApprovedCall(approval.approval_request_id, use.tool.name, approval.arguments)
 
 
-def request_servers(
-    request: ResponsesRequest, registry: ToolRegistry, client: ClientKey | None
-) -> RequestServers | None:
-    """The request's `mcp` tools resolved against the registry (None without any), or the error that says
-    which field is wrong."""
+def request_servers(request: ResponsesRequest, registry: ToolRegistry, client: ClientKey | None) -> RequestServers:
+    """The request's `mcp` tools resolved against the registry (perhaps none), or the error that says which
+    field is wrong."""
     servers = [
         _server(tool, f"tools[{index}]", registry, client)
         for index, tool in enumerate(request.tools)
         if isinstance(tool, MCPTool)
     ]
-    if not servers:
-        return None
     runs = {use.tool.name for server in servers for use in server.uses}
     for index, tool in enumerate(request.tools):
         if not isinstance(tool, MCPTool) and tool.name in runs:

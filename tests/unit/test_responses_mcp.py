@@ -156,7 +156,7 @@ def test_server_url_must_be_allowed_and_the_toolsets_own() -> None:
         servers({"server_url": "http://127.0.0.1:10/mcp"}, urls=("http://127.0.0.1:*",))
 
     assert off_list.value.param == elsewhere.value.param == "tools[0].server_url"
-    assert servers({"server_url": MCP_URL + "/"}, urls=("http://127.0.0.1:*",)) is not None
+    assert servers({"server_url": MCP_URL + "/"}, urls=("http://127.0.0.1:*",)).servers
 
 
 def test_headers_the_router_sets_are_refused() -> None:
@@ -185,7 +185,7 @@ def test_a_key_must_be_allowed_every_tool_offered() -> None:
     with pytest.raises(PermissionDenied) as raised:
         servers({}, client=some)
     assert raised.value.param == "tools[0].allowed_tools"
-    assert servers({"allowed_tools": ["add"]}, client=some) is not None
+    assert servers({"allowed_tools": ["add"]}, client=some).servers
     with pytest.raises(InvalidRequest) as unknown:
         servers({}, client=none)
     assert unknown.value.param == "tools[0].server_label"
