@@ -46,6 +46,11 @@ _ITEM_TYPES = (
     "mcp_approval_response",
 )
 _TOOL_CHOICE_MODES: dict[str, ToolChoice] = {"none": "none", "auto": "auto", "required": "required"}
+_TOOL_CHOICE_TYPES: dict[str, type[ToolChoiceFunction | ToolChoiceAllowed | ToolChoiceMCP]] = {
+    "function": ToolChoiceFunction,
+    "allowed_tools": ToolChoiceAllowed,
+    "mcp": ToolChoiceMCP,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,15 +220,11 @@ def _tool_choice(raw: str | JsonObject | None, tools: list[ResponseTool]) -> Too
             raise _bad_tool_choice(f"'{raw}'", "tool_choice")
         return mode
     kind = raw.get("type")
-    kinds: dict[Any, type[ToolChoiceFunction | ToolChoiceAllowed | ToolChoiceMCP]] = {
-        "function": ToolChoiceFunction,
-        "allowed_tools": ToolChoiceAllowed,
-        "mcp": ToolChoiceMCP,
-    }
-    if kind not in kinds:
+    choice_type = _TOOL_CHOICE_TYPES.get(kind) if isinstance(kind, str) else None
+    if choice_type is None:
         raise _bad_tool_choice(f"a {kind!r} choice", "tool_choice.type")
     try:
-        choice = msgspec.convert(raw, kinds[kind])
+        choice = msgspec.convert(raw, choice_type)
     except msgspec.ValidationError as exc:
         raise invalid_request(str(exc), "tool_choice") from None
     if isinstance(choice, ToolChoiceMCP):

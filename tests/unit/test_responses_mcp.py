@@ -99,6 +99,11 @@ def test_an_mcp_tool_choice_needs_its_mcp_tool() -> None:
     assert error.param == "tool_choice.server_label"
 
 
+@pytest.mark.parametrize("kind", [{}, [], 1, None])
+def test_a_tool_choice_whose_type_is_not_a_name_is_a_400(kind: Any) -> None:
+    assert refused(tool_choice={"type": kind, "name": "f"}).param == "tool_choice.type"
+
+
 def test_a_filter_with_a_field_openai_does_not_define_is_refused() -> None:
     error = refused(tools=[{"type": "mcp", "server_label": "calc", "allowed_tools": {"names": ["add"]}}])
 
