@@ -32,7 +32,7 @@ message) is not part of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import msgspec
 
@@ -93,7 +93,7 @@ from app.responses.items import (
 from app.responses.wire import ResponseError, ResponseObject, new_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from providers.errors import RouterError
     from providers.schema import Usage
@@ -199,34 +199,37 @@ class ResponseEventWriter:
         """The Responses events for one batch of answer events (the first batch also starts the response)."""
         events: list[Event] = []
         for event in batch:
-            if isinstance(event, answer.TurnStarted):
-                # Tool calls are numbered per turn: a later turn's call 0 is a new call.
-                self._turn += 1
-                self._model = self._model or event.model
-                events += self._start(event.model)
-            elif getattr(event, "choice", 0) != 0:
-                continue  # the Responses API has no `n`: only the first choice was asked for
-            elif isinstance(event, answer.TextDelta):
-                if self._after_tools and self._open is None and event.text == ROUND_SEPARATOR:
-                    continue
-                events += self._append("message", "text", event.text)
-            elif isinstance(event, answer.ToolCallStarted | answer.ToolCallDelta):
-                events += self._call_delta(event)
-            elif isinstance(event, answer.ReasoningDelta):
-                events += self._append("reasoning", "reasoning", event.text)
-            elif isinstance(event, answer.RefusalDelta):
-                events += self._append("message", "refusal", event.text)
-            elif isinstance(event, answer.ChoiceFinished):
-                self._finish_reason = event.finish_reason
-            elif isinstance(event, answer.TurnUsage):
-                self._usage = add_usage(self._usage, event.usage)
-            elif isinstance(event, answer.ToolRunning):
-                events += self._mcp_call_started(event)
-            elif isinstance(event, answer.ToolExecuted):
-                events += self._mcp_call_done(event)
-            elif isinstance(event, answer.ApprovalRequested):
-                events += self._approval_request(event)
+            # One lookup per event: this runs for every chunk of a stream, and for every whole answer.
+            handle = _HANDLERS.get(type(event))
+            if handle is not None and getattr(event, "choice", 0) == 0:
+                # The Responses API has no `n`: only the first choice was asked for.
+                events += handle(self, event)
         return events
+
+    def _turn_started(self, event: answer.TurnStarted) -> list[Event]:
+        # Tool calls are numbered per turn: a later turn's call 0 is a new call.
+        self._turn += 1
+        self._model = self._model or event.model
+        return self._start(event.model)
+
+    def _text(self, event: answer.TextDelta) -> list[Event]:
+        if self._after_tools and self._open is None and event.text == ROUND_SEPARATOR:
+            return []
+        return self._append("message", "text", event.text)
+
+    def _reasoning(self, event: answer.ReasoningDelta) -> list[Event]:
+        return self._append("reasoning", "reasoning", event.text)
+
+    def _refusal(self, event: answer.RefusalDelta) -> list[Event]:
+        return self._append("message", "refusal", event.text)
+
+    def _choice_finished(self, event: answer.ChoiceFinished) -> list[Event]:
+        self._finish_reason = event.finish_reason
+        return []
+
+    def _turn_usage(self, event: answer.TurnUsage) -> list[Event]:
+        self._usage = add_usage(self._usage, event.usage)
+        return []
 
     def finish(self) -> list[Event]:
         """The events that end an answer the upstream completed: open items close, then the response."""
@@ -553,6 +556,22 @@ class ResponseEventWriter:
         for running in self._running.values():
             output[self._indexes[running.id]] = msgspec.structs.replace(running, status="incomplete")
         return [output[index] for index in sorted(output)]
+
+
+_HANDLERS: dict[type[answer.AnswerEvent], Callable[[ResponseEventWriter, Any], list[Event]]] = {
+    answer.TurnStarted: ResponseEventWriter._turn_started,
+    answer.TextDelta: ResponseEventWriter._text,
+    answer.ToolCallStarted: ResponseEventWriter._call_delta,
+    answer.ToolCallDelta: ResponseEventWriter._call_delta,
+    answer.ReasoningDelta: ResponseEventWriter._reasoning,
+    answer.RefusalDelta: ResponseEventWriter._refusal,
+    answer.ChoiceFinished: ResponseEventWriter._choice_finished,
+    answer.TurnUsage: ResponseEventWriter._turn_usage,
+    answer.ToolRunning: ResponseEventWriter._mcp_call_started,
+    answer.ToolExecuted: ResponseEventWriter._mcp_call_done,
+    answer.ApprovalRequested: ResponseEventWriter._approval_request,
+}
+"""What the writer does with each kind of answer event (the others say nothing a response shows)."""
 
 
 def _mcp_error(failure: answer.ToolFailure) -> MCPCallError:
