@@ -200,10 +200,10 @@ class ToolSettings(_Table):
     """Whether tools may live on private and loopback addresses (self-hosted n8n does). Link-local and cloud
     metadata addresses are always refused."""
     database: str | None = None
-    """The SQLite file for toolsets registered through the API; `tools.sqlite3` under the user's data
-    directory when unset. Unused when `redis_url` is set."""
+    """The SQLite file for toolsets and agents registered through the API; `tools.sqlite3` under the user's
+    data directory when unset. Unused when `redis_url` is set."""
     sync_interval: float = Field(default=0.5, gt=0)
-    """Seconds between checks for toolsets changed by another worker or instance."""
+    """Seconds between checks for toolsets and agents changed by another worker or instance."""
     history: int = Field(default=1000, ge=1)
     """Invocations kept for `GET /v1/tools/invocations`."""
     log_content: bool = False
@@ -230,9 +230,9 @@ class AgentSettings(_Table):
     describe_toolsets: bool = False
     """Add the descriptions of the toolsets the agent's tools come from to its instructions."""
     description: str = ""
-    max_rounds: int = Field(default=10, ge=1)
+    max_rounds: int = Field(default=10, ge=1, le=100)
     """Rounds of tool calls at most; past them the answer stops with `finish_reason` `length`."""
-    parallel_tool_calls: int = Field(default=4, ge=1)
+    parallel_tool_calls: int = Field(default=4, ge=1, le=64)
     """Tool calls of one round run at once, at most."""
     tool_timeout: float | None = Field(default=None, gt=0)
     """Seconds one tool call may take (the tool's own timeout when unset)."""

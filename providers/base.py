@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import PositiveInt, SecretStr, field_validator
+from pydantic import Field, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -78,6 +78,9 @@ class ProviderSettings(BaseSettings):
     """The largest stream event, and line of one, the router holds. A stream is passed on event by event, so
     this, not the stream's length, bounds its memory; 4 MiB leaves room for a whole answer or tool call
     sent in one event."""
+    stream_idle_timeout: float = Field(default=300.0, gt=0)
+    """Seconds a stream that has begun may go without a byte from the upstream (keep-alive comments count)
+    before it is ended with an error event; without it, only `timeout` bounds a stalled stream."""
 
     @field_validator("base_url")
     @classmethod

@@ -3,6 +3,7 @@
     RouterError                     anything that ends a request with an error response
     ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
     │   ├── InvalidToolDefinition   400  a toolset definition is invalid (its field in `param`)
+    │   ├── InvalidAgentDefinition  400  an agent definition is invalid (its field in `param`)
     │   └── InvalidToolArguments    400  a tool's arguments do not match its schema (`arguments.<field>`)
     ├── InvalidAPIKey               401  a client or admin key is required and the request has none of them
     ├── PermissionDenied            403  the key is known but may not do this
@@ -12,9 +13,11 @@
     │   ├── ModelNotFound           404  no provider or model answers to that name
     │   ├── ResponseNotFound        404  no stored response has that id (for this client)
     │   ├── ToolNotFound            404  no tool or toolset of that name that this client may see
+    │   ├── AgentNotFound           404  no agent of that name (the admin API)
     │   └── RouteNotFound           404  no endpoint at that URL
     ├── MethodNotAllowed            405  the endpoint exists, not with that method
     ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
+    ├── AgentConflict               409  the name is an agent's or an alias's, or the agent is the config file's
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
     ├── ToolRateLimited             429  a tool is over its calls per minute (with Retry-After)
@@ -54,10 +57,13 @@ from typing import ClassVar
 
 __all__ = [
     "AdminDisabled",
+    "AgentConflict",
+    "AgentNotFound",
     "ClientClosedRequest",
     "ClientRateLimited",
     "InternalError",
     "InvalidAPIKey",
+    "InvalidAgentDefinition",
     "InvalidRequest",
     "InvalidToolArguments",
     "InvalidToolCall",
@@ -224,6 +230,20 @@ class ToolsetConflict(RouterError):
     status = 409
     type = "invalid_request_error"
     default_code = "toolset_exists"
+
+
+class InvalidAgentDefinition(InvalidRequest):
+    default_code = "invalid_agent_definition"
+
+
+class AgentNotFound(NotFound):
+    default_code = "agent_not_found"
+
+
+class AgentConflict(RouterError):
+    status = 409
+    type = "invalid_request_error"
+    default_code = "agent_exists"
 
 
 class ToolRateLimited(RouterError):

@@ -75,6 +75,7 @@ class UpstreamHTTP:
         self.transport = transport
         self.max_response_bytes = settings.max_response_bytes
         self.max_event_bytes = settings.max_event_bytes
+        self.stream_idle_timeout = settings.stream_idle_timeout
         self._headers = dict(headers)
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
         self._extensions = {"timeout": timeout.as_dict()}
@@ -140,14 +141,32 @@ class UpstreamHTTP:
         )
 
     async def events(self, response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
-        """The scrubbed events of an SSE answer; a failure while reading is raised as the router's error."""
+        """The scrubbed events of an SSE answer; a failure while reading is raised as the router's error, and
+        so is a stream that goes `stream_idle_timeout` seconds without a byte."""
         secret = self._secret
         with self.errors():
-            async for event in iter_events(response.aiter_bytes(), self.max_event_bytes):
+            async for event in iter_events(self._lively(response.aiter_bytes()), self.max_event_bytes):
                 if secret and secret in event.data:
                     yield ServerSentEvent(event.data.replace(secret, _REDACTED), event.event)
                 else:
                     yield event
+
+    async def _lively(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """`chunks`, ended with an `UpstreamTimeout` once the upstream sends nothing for the idle timeout."""
+        idle = self.stream_idle_timeout
+        while True:
+            try:
+                async with asyncio.timeout(idle):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"{self.provider} sent nothing for {idle:g} s in the middle of a stream (stream_idle_timeout).",
+                    provider=self.provider,
+                    code="stream_idle_timeout",
+                ) from None
+            yield chunk
 
     async def drain(self, events: AsyncIterator[ServerSentEvent]) -> None:
         """Read a stream to the end of its body after its last event, so its connection can serve the next request."""

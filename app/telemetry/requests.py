@@ -143,6 +143,8 @@ def _log(context: RequestContext, seconds: float) -> None:
         "completion_tokens": context.completion_tokens,
         "tool_calls": context.tool_calls,
     }
+    if context.tool_rounds is not None:
+        fields["tool_rounds"] = context.tool_rounds
     if context.rate_limited is not None:
         fields["rate_limited"] = context.rate_limited
     # Made directly rather than through `log.log`, which would walk the stack for a caller nobody prints.

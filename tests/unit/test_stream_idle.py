@@ -1,0 +1,62 @@
+"""A stream that stalls after it began ends with an error event once the upstream is quiet for too long."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .support import DEEPSEEK_TABLE, OPENROUTER_CHAT, OPENROUTER_TABLE, USER_HI, assert_stream_error, chunk, sse
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import respx
+
+QUIET = {"openrouter": {**OPENROUTER_TABLE, "stream_idle_timeout": 0.3}, "deepseek": DEEPSEEK_TABLE}
+REQUEST = {"model": "openrouter/some/model", "messages": USER_HI, "stream": True}
+
+
+class _Body(httpx.AsyncByteStream):
+    """A streamed answer: `frames`, each after `pause` seconds, then silence unless `ends`."""
+
+    def __init__(self, frames: list[bytes], pause: float, *, ends: bool) -> None:
+        self.frames, self.pause, self.ends = frames, pause, ends
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for frame in self.frames:
+            yield frame
+            await asyncio.sleep(self.pause)
+        if not self.ends:
+            await asyncio.Event().wait()
+
+
+def answering(body: _Body) -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
+
+
+async def test_a_stream_that_goes_quiet_ends_with_an_error_event(make_client: Any, upstream: respx.MockRouter) -> None:
+    first = sse(chunk({"role": "assistant", "content": "Hel"}), done=False)
+    upstream.post(OPENROUTER_CHAT).mock(return_value=answering(_Body([first], 0, ends=False)))
+    async with make_client(providers=QUIET) as client:
+        response = await asyncio.wait_for(client.post("/v1/chat/completions", json=REQUEST), 10)
+
+    assert response.status_code == 200
+    error = assert_stream_error(response.text)
+    assert error["code"] == "stream_idle_timeout"
+    assert "stream_idle_timeout" in error["message"]
+
+
+async def test_keep_alive_comments_keep_a_slow_stream_going(make_client: Any, upstream: respx.MockRouter) -> None:
+    frames = [
+        sse(chunk({"role": "assistant", "content": "Hel"}), done=False),
+        *[b": keep-alive\n\n"] * 5,
+        sse(chunk({"content": "lo."}), chunk({}, finish_reason="stop")),
+    ]
+    upstream.post(OPENROUTER_CHAT).mock(return_value=answering(_Body(frames, 0.1, ends=True)))
+    async with make_client(providers=QUIET) as client:
+        response = await client.post("/v1/chat/completions", json=REQUEST)
+
+    assert response.status_code == 200
+    assert response.text.rstrip().endswith("data: [DONE]")
