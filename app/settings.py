@@ -225,6 +225,10 @@ class ToolSettings(_Table):
     """Largest OpenAPI document fetched from a URL."""
     mcp_allowed_origins: list[str] = Field(default_factory=list)
     """Browser origins allowed to call `POST /mcp` (requests without an `Origin` header are always allowed)."""
+    mcp_server_urls: list[str] = Field(default_factory=list)
+    """URL patterns (`https://mcp.example.com/*`) a Responses request's `mcp` tool may name in `server_url`;
+    none by default. A URL that matches still names only a registered toolset whose `url` it is: the router
+    never connects to a URL a client sends."""
 
 
 class AgentSettings(_Table):

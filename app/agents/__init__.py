@@ -3,5 +3,6 @@
 directory   the agents (the config file's and the admin API's), and the tools each may call
 definitions an agent as the admin API takes it, validated, and as it is stored
 memory      the server's side of a turn that also called the client's tools, until the client comes back
+toolbox     the registry tools one answer may run, and how: an agent's, or a Responses request's `mcp` tools
 loop        one request to an agent: rounds of a routed model turn, then its tool calls, as one answer
 """

@@ -1,19 +1,25 @@
 """One request to an agent: rounds of a routed model turn and the registry tool calls it asks for.
 
-Each round is one routed model call (so routing, fallback and the tool-call guard apply to every round),
-streamed when the client streams. Its events go on to the client as they come, except the agent's own
-tool calls: those are held back, validated and run (in parallel, up to the agent's limit), their results
-appended to the conversation, and the next round begins. A call with invalid arguments, or to a tool that
-fails, becomes a tool result that says what went wrong, so the model can correct itself. The answer ends
-when a round calls none of the agent's tools; or, when `max_rounds` rounds of tool calls have run and the
-model still asks for more, with those calls not run, a sentence saying so, and `finish_reason` `length`.
+The tools come in a `Toolbox` (`app.agents.toolbox`): a configured agent's, or the ones a Responses
+request's `mcp` tools name. Each round is one routed model call (so routing, fallback and the tool-call guard
+apply to every round), streamed when the client streams. Its events go on to the client as they come,
+except the calls to the toolbox's tools: those are held back, validated and run (in parallel, up to the
+toolbox's limit), their results appended to the conversation, and the next round begins. A call with
+invalid arguments, or to a tool that fails, becomes a tool result that says what went wrong, so the model
+can correct itself. The answer ends when a round calls none of the toolbox's tools; or, when `max_rounds`
+rounds of tool calls have run and the model still asks for more, with those calls not run, a sentence
+saying so, and `finish_reason` `length`.
 
 What the client sees is one answer: text of every round in order (rounds' texts separated by a blank
-line), no trace of the calls the router ran in the stream of chunks, one finish, usage summed over every
-round, and, while tools run, keep-alive events so no proxy times the stream out. A round that calls both the
-agent's tools and the client's own (tools the client sent) runs the agent's and hands the client's back as
-ordinary `tool_calls`; the turn's server side is kept (`app.agents.memory`) and spliced back into the
-conversation when the client returns with its results. One deadline covers every round and every call.
+line), one finish, usage summed over every round, and, while tools run, keep-alive events so no proxy times
+the stream out. The calls the router runs are never tool-call events; they are `ToolRunning` and
+`ToolExecuted` events, which chat does not show and the Responses API shows as `mcp_call` items. A round
+that calls both the toolbox's tools and the client's own (tools the client sent) runs the toolbox's and hands
+the client's back as ordinary `tool_calls`; the turn's server side is kept (`app.agents.memory`) and spliced
+back into the conversation when the client returns with its results. A call to a tool that needs the
+client's approval is not run: the answer ends with an `ApprovalRequested` event, and the client's next
+request brings the approval (`Toolbox.approved`), whose calls run before that request's first round. One
+deadline covers every round and every call.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from app.access.gate import charge_tokens, estimate_tokens
+from app.agents.toolbox import Toolbox
 from app.context import current
 from app.pipeline.answer import AnswerBuilder
 from app.pipeline.events import (
+    ApprovalRequested,
     ChoiceFinished,
     KeepAlive,
     TextDelta,
@@ -38,6 +46,7 @@ from app.pipeline.events import (
     ToolCallStarted,
     ToolExecuted,
     ToolFailure,
+    ToolRunning,
 )
 from app.routing import Overrides
 from app.tools.results import text_of
@@ -62,18 +71,20 @@ if TYPE_CHECKING:
     from app.access.limits import RateLimiter
     from app.agents.directory import Agent
     from app.agents.memory import TurnMemory
+    from app.agents.toolbox import ToolUse
     from app.pipeline.events import AnswerEvent
     from app.pipeline.turns import Turn
     from app.routing import RouteTarget
     from app.tools.registry import ToolRegistry
-    from app.tools.toolsets import Tool as RegistryTool
     from providers.schema import ChatCompletion
 
-__all__ = ["AgentRun"]
+__all__ = ["ROUND_SEPARATOR", "AgentRun"]
 
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE_SECONDS = 5.0
+ROUND_SEPARATOR = "\n\n"
+"""Put between the texts of two rounds, as the first text of the later one (its own `TextDelta`)."""
 
 _encoder = msgspec.json.Encoder()
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
@@ -97,9 +108,9 @@ class _Call:
 
 
 class _Round:
-    """One round's events, filtered: the agent's own calls are kept from the client."""
+    """One round's events, filtered: calls to the toolbox's tools are kept from the client."""
 
-    def __init__(self, agent_tools: Mapping[str, RegistryTool], *, after_text: bool) -> None:
+    def __init__(self, agent_tools: Mapping[str, ToolUse], *, after_text: bool) -> None:
         self.agent_tools = agent_tools
         self.answer = AnswerBuilder()
         self.finish_reason = "stop"
@@ -126,7 +137,7 @@ class _Round:
             if isinstance(event, TextDelta):
                 if event.text:
                     if self._separate:
-                        shown.append(TextDelta(0, "\n\n"))
+                        shown.append(TextDelta(0, ROUND_SEPARATOR))
                         self._separate = False
                     self.said_something = True
                 shown.append(event)
@@ -187,16 +198,18 @@ class _Executed:
 
 
 class AgentRun:
-    """An agent's answer to one request, as a stream of answer events (`__aiter__`) from its first round on.
+    """An answer that runs a toolbox's tools, as a stream of answer events (`__aiter__`) from its first round on.
 
+    `agent` is a configured agent (its toolbox is made for the client in `open()`) or a request's toolbox.
     `open()` routes the first round (for a streamed answer, until its first chunk), so that a request that
-    cannot even start is a plain HTTP error. `target` and `attempts` describe the round that served last.
+    cannot even start is a plain HTTP error; calls the client approved run before it. `target` and
+    `attempts` describe the round that served last.
     """
 
     def __init__(
         self,
         *,
-        agent: Agent,
+        agent: Agent | Toolbox,
         request: ChatRequest,
         overrides: Overrides | None,
         timeout: float,
@@ -218,8 +231,9 @@ class AgentRun:
         self._open_turn = open_turn
         self._answer = AnswerBuilder()
         self._turn: Turn | None = None
-        self._tools: dict[str, RegistryTool] = {}
+        self._toolbox: Toolbox | None = None
         self._request: ChatRequest | None = None
+        self._approved: list[list[AnswerEvent]] = []  # the events of the approved calls, shown first
 
     # ----------------------------------------------------------------------------------------- the rounds
 
@@ -228,21 +242,31 @@ class AgentRun:
         assert self._target is not None, "open() first"
         return self._target
 
+    @property
+    def toolbox(self) -> Toolbox:
+        assert self._toolbox is not None, "open() first"
+        return self._toolbox
+
     async def open(self) -> None:
-        """Build the first round's request (instructions, the agent's tools, turns kept for the client's
-        calls) and route it."""
-        context = current()
-        tools = self.agent.tools(self.registry, context.client)
-        self._tools = {tool.name: tool for tool in tools}
-        self._request = await self._first_request(tools)
-        await self._start(self._request)
+        """Build the first round's request (instructions, the toolbox's tools, turns kept for the client's
+        calls), run the calls the client approved, and route the first round."""
+        agent = self.agent
+        toolbox = agent if isinstance(agent, Toolbox) else Toolbox.of_agent(agent, self.registry, current().client)
+        self._toolbox = toolbox
+        request = await self._first_request(toolbox)
+        if toolbox.approved:
+            request = await self._run_approved(toolbox, request)
+        self._request = request
+        await self._start(request)
 
     async def __aiter__(self) -> AsyncIterator[list[AnswerEvent]]:
         assert self._turn is not None, "open() first"
         assert self._request is not None
-        request, turn, said_something = self._request, self._turn, False
+        request, turn, said_something, toolbox = self._request, self._turn, False, self.toolbox
+        for batch in self._approved:
+            yield batch
         while True:
-            round_ = _Round(self._tools, after_text=said_something)
+            round_ = _Round(toolbox.tools, after_text=said_something)
             async for batch in turn:
                 if shown := round_.see(batch):
                     self._answer.feed(shown)
@@ -252,17 +276,20 @@ class AgentRun:
             if not calls:
                 yield self._finish(round_.finish_reason)
                 return
-            if self.tool_rounds >= self.agent.settings.max_rounds:
-                yield self._finish("length", _limit_reached(self.agent, calls))
+            if self.tool_rounds >= toolbox.max_rounds:
+                yield self._finish("length", _limit_reached(toolbox, calls))
                 return
+            held = [call for call in calls if toolbox.tools[call.name].needs_approval]
             executed: list[_Executed] = []
-            async for keep_alive in self._execute(calls, executed):
-                yield keep_alive
-            self.tool_rounds += 1
-            current().tool_rounds = self.tool_rounds
-            shown = [done.event for done in executed]
-            self._answer.feed(shown)
-            yield shown
+            if runnable := [call for call in calls if not toolbox.tools[call.name].needs_approval]:
+                async for batch in self._execute(runnable, executed):
+                    yield batch
+                yield self._executed(executed)
+            if held:
+                # The client approves or declines in its next request, which continues the conversation.
+                yield self._held(held)
+                yield self._finish("tool_calls" if round_.client_calls else "stop")
+                return
             turn_messages: list[Message] = [round_.assistant_message(), *(done.message for done in executed)]
             if round_.client_calls:
                 await self._keep_for_client(round_.client_calls, turn_messages)
@@ -284,12 +311,12 @@ class AgentRun:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout(
-                f"The agent '{self.agent.name}' ran out of time before its next round.",
-                provider=self.agent.name,
+                f"{_capitalised(self.toolbox.owner)} ran out of time before its next round.",
+                provider=self._client_request.params.model,
                 code="deadline_exceeded",
             )
         overrides = Overrides(
-            timeout=remaining, max_attempts=self._max_attempts, unguarded_tools=frozenset(self._tools)
+            timeout=remaining, max_attempts=self._max_attempts, unguarded_tools=frozenset(self.toolbox.tools)
         )
         turn = await self._open_turn(request, overrides)
         self._turn, self._target = turn, turn.target
@@ -304,16 +331,20 @@ class AgentRun:
 
     # ------------------------------------------------------------------------------------------ tool calls
 
-    async def _execute(self, calls: list[ToolCallDone], executed: list[_Executed]) -> AsyncIterator[list[AnswerEvent]]:
-        """Run a round's calls, at most `parallel_tool_calls` at once, keeping the stream alive meanwhile;
-        their results land in `executed`, in call order."""
-        limit = asyncio.Semaphore(self.agent.settings.parallel_tool_calls)
+    async def _execute(
+        self, calls: list[ToolCallDone], executed: list[_Executed], *, approved: bool = False
+    ) -> AsyncIterator[list[AnswerEvent]]:
+        """Run a round's calls, at most `parallel_tool_calls` at once: says they are running, then keeps the
+        stream alive meanwhile; their results land in `executed`, in call order."""
+        toolbox = self.toolbox
+        limit = asyncio.Semaphore(toolbox.parallel_tool_calls)
         request_id = current().request_id
 
         async def run(call: ToolCallDone) -> _Executed:
             async with limit:
-                return await self._call(call, request_id)
+                return await self._call(call, request_id, approved=approved)
 
+        yield [_running(toolbox.tools[call.name], call, approved=approved) for call in calls]
         tasks = [asyncio.create_task(run(call), name=f"tool {call.name}") for call in calls]
         try:
             pending: set[asyncio.Task[_Executed]] = set(tasks)
@@ -326,8 +357,44 @@ class AgentRun:
             for task in tasks:
                 task.cancel()
 
-    async def _call(self, call: ToolCallDone, request_id: str) -> _Executed:
-        tool = self._tools[call.name]
+    def _executed(self, executed: list[_Executed]) -> list[AnswerEvent]:
+        """A round of calls is over: their results, as one batch."""
+        self.tool_rounds += 1
+        current().tool_rounds = self.tool_rounds
+        shown: list[AnswerEvent] = [done.event for done in executed]
+        self._answer.feed(shown)
+        return shown
+
+    def _held(self, calls: list[ToolCallDone]) -> list[AnswerEvent]:
+        tools = self.toolbox.tools
+        return [
+            ApprovalRequested(
+                server=tools[call.name].label, name=tools[call.name].tool.server_name, arguments=call.arguments
+            )
+            for call in calls
+        ]
+
+    async def _run_approved(self, toolbox: Toolbox, request: ChatRequest) -> ChatRequest:
+        """Run the calls the client approved (before the answer starts, so without keep-alives) and continue
+        the conversation with them, as if the model had just made them."""
+        calls = [
+            ToolCallDone(0, index, approval.approval_request_id, approval.name, approval.arguments)
+            for index, approval in enumerate(toolbox.approved)
+        ]
+        executed: list[_Executed] = []
+        async for batch in self._execute(calls, executed, approved=True):
+            if not isinstance(batch[0], KeepAlive):
+                self._approved.append(batch)
+        self._approved.append(self._executed(executed))
+        tool_calls: list[ToolCall] = [
+            FunctionToolCall(id=call.id, function=FunctionCall(name=call.name, arguments=call.arguments))
+            for call in calls
+        ]
+        return _continued(request, [AssistantMessage(tool_calls=tool_calls), *(done.message for done in executed)])
+
+    async def _call(self, call: ToolCallDone, request_id: str, *, approved: bool) -> _Executed:
+        toolbox = self.toolbox
+        use = toolbox.tools[call.name]
         failure: ToolFailure | None = None
         try:
             arguments: Any = _arguments.decode(call.arguments or "{}")
@@ -337,12 +404,13 @@ class AgentRun:
         else:
             try:
                 result = await self.registry.invoke(
-                    tool.name,
+                    use.tool.name,
                     arguments,
                     request_id=request_id,
                     deadline=self._tool_deadline(),
                     visible_to=current().client,
-                    source="agent",
+                    source=toolbox.source,
+                    headers=use.headers,
                 )
             except InvalidToolArguments as exc:
                 output = f"The call was refused: {exc.message}. Call the tool again with valid arguments."
@@ -358,39 +426,40 @@ class AgentRun:
                     failure = ToolFailure("tool", output or "The tool reported an error.")
         event = ToolExecuted(
             call_id=call.id,
-            server=tool.toolset,
-            name=tool.server_name,
+            server=use.label,
+            name=use.tool.server_name,
             arguments=call.arguments,
             output=output,
             failure=failure,
+            approval_request_id=call.id if approved else None,
         )
         content = f"Error: {output}" if failure is not None else output
         return _Executed(event, ToolMessage(content=content, tool_call_id=call.id))
 
     def _tool_deadline(self) -> float:
-        timeout = self.agent.settings.tool_timeout
+        timeout = self.toolbox.tool_timeout
         return self._deadline if timeout is None else min(self._deadline, time.monotonic() + timeout)
 
     # ------------------------------------------------------------------------------------ the conversation
 
-    async def _first_request(self, tools: list[RegistryTool]) -> ChatRequest:
+    async def _first_request(self, toolbox: Toolbox) -> ChatRequest:
         request = self._client_request
         params = request.params
         if params.n not in (None, UNSET, 1):
             raise InvalidRequest("An agent answers with one choice: leave `n` unset.", param="n")
         client_tools = list(params.tools or ())
         for position, tool in enumerate(client_tools):
-            if isinstance(tool, FunctionTool) and tool.function.name in self._tools:
+            if isinstance(tool, FunctionTool) and tool.function.name in toolbox.tools:
                 raise InvalidRequest(
-                    f"The tool '{tool.function.name}' is one of the agent's own: give yours another name.",
+                    f"The tool '{tool.function.name}' is one the router runs for {toolbox.owner}: "
+                    "give yours another name.",
                     param=f"tools[{position}].function.name",
                 )
         messages, raw = await self._restored(list(params.messages), _raw_list.decode(request.fields["messages"]))
-        instructions = self.agent.instructions(self.registry, tools)
-        if instructions:
-            system = SystemMessage(content=instructions)
+        if toolbox.instructions:
+            system = SystemMessage(content=toolbox.instructions)
             messages, raw = [system, *messages], [msgspec.Raw(_encoder.encode(system)), *raw]
-        agent_tools = [_tool.decode(_encoder.encode(tool.definition())) for tool in tools]
+        agent_tools = [_tool.decode(_encoder.encode(use.tool.definition())) for use in toolbox.tools.values()]
         all_tools = [*client_tools, *agent_tools]
         fields = dict(request.fields)
         fields["messages"] = msgspec.Raw(_encoder.encode(raw))
@@ -398,27 +467,32 @@ class AgentRun:
             client_raw = _raw_list.decode(fields["tools"]) if client_tools else []
             agent_raw = [msgspec.Raw(_encoder.encode(tool)) for tool in agent_tools]
             fields["tools"] = msgspec.Raw(_encoder.encode([*client_raw, *agent_raw]))
-        fields["model"] = msgspec.Raw(_encoder.encode(self.agent.settings.model))
-        params = msgspec.structs.replace(
-            params, model=self.agent.settings.model, messages=messages, tools=all_tools or UNSET
-        )
+        model = params.model
+        if toolbox.model is not None:
+            model = toolbox.model
+            fields["model"] = msgspec.Raw(_encoder.encode(model))
+        params = msgspec.structs.replace(params, model=model, messages=messages, tools=all_tools or UNSET)
         return ChatRequest(params, fields)
 
     async def _restored(
         self, messages: list[Message], raw: list[msgspec.Raw]
     ) -> tuple[list[Message], list[msgspec.Raw]]:
         """The conversation with the server side of earlier turns spliced back in, where the client returns
-        with results for calls that came out of a round that also ran the agent's tools."""
+        with results for calls that came out of a round that also ran the toolbox's tools. A turn comes back
+        only in place of the client's view of it: a conversation that already holds the router's calls (a
+        Responses conversation, with its `mcp_call` items) is left as it is."""
         restored: tuple[list[Message], list[msgspec.Raw]] = ([], [])
         for message, item in zip(messages, raw, strict=True):
-            kept = None
+            turn = None
             if isinstance(message, AssistantMessage) and message.tool_calls:
                 kept = await self.memory.recall(message.tool_calls[0].id)
-            if kept is None:
+                turn = _messages.decode(kept) if kept is not None else None
+                if turn is not None and not _client_view_of(message, turn):
+                    turn = None
+            if turn is None:
                 restored[0].append(message)
                 restored[1].append(item)
                 continue
-            turn = _messages.decode(kept)
             restored[0].extend(turn)
             restored[1].extend(msgspec.Raw(_encoder.encode(each)) for each in turn)
         return restored
@@ -427,7 +501,24 @@ class AgentRun:
         try:
             await self.memory.remember([call.id for call in client_calls], _encoder.encode(turn))
         except Exception:
-            log.exception("could not keep the agent's turn for the client's tool results")
+            log.exception("could not keep the server side of a turn for the client's tool results")
+
+
+def _running(use: ToolUse, call: ToolCallDone, *, approved: bool) -> ToolRunning:
+    return ToolRunning(
+        call_id=call.id,
+        server=use.label,
+        name=use.tool.server_name,
+        arguments=call.arguments,
+        approval_request_id=call.id if approved else None,
+    )
+
+
+def _client_view_of(message: AssistantMessage, turn: list[Message]) -> bool:
+    """Whether `message` is what the client saw of the kept `turn`: some of its calls, and no others."""
+    kept = turn[0]
+    kept_ids = {call.id for call in kept.tool_calls or ()} if isinstance(kept, AssistantMessage) else set()
+    return all(call.id in kept_ids for call in message.tool_calls or ())
 
 
 def _continued(request: ChatRequest, messages: list[Message]) -> ChatRequest:
@@ -441,9 +532,13 @@ def _continued(request: ChatRequest, messages: list[Message]) -> ChatRequest:
     return ChatRequest(params, fields)
 
 
-def _limit_reached(agent: Agent, calls: list[ToolCallDone]) -> str:
+def _limit_reached(toolbox: Toolbox, calls: list[ToolCallDone]) -> str:
     wanted = ", ".join(dict.fromkeys(call.name for call in calls))
     return (
-        f"\n\n[The agent stopped after {agent.settings.max_rounds} rounds of tool calls, its limit; "
+        f"\n\n[{_capitalised(toolbox.owner)} stopped after {toolbox.max_rounds} rounds of tool calls, its limit; "
         f"it still asked for: {wanted}. Those calls were not run.]"
     )
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -2,8 +2,10 @@
 
 A request is decoded, joined to the stored conversation it continues (`previous_response_id`), translated
 to a chat request and answered like any chat request (same per-request routing headers, same
-`x-llm-router-*` answer headers). A failure before the answer starts is a plain HTTP error in OpenAI's
-envelope; once a stream has started, a failure ends it with `response.failed` and `error` events.
+`x-llm-router-*` answer headers). Its `mcp` tools name registry toolsets, which the router runs for it
+(`app.responses.mcp`), as it runs a configured agent's. The answer's events are rendered by one writer,
+streamed or not, so both give the same response. A failure before the answer starts is a plain HTTP error
+in OpenAI's envelope; once a stream has started, a failure ends it with `response.failed` and `error`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from litestar.response import Stream
 
 from app.access.gate import admit
 from app.access.limits import RateLimiter
+from app.agents.directory import AgentDirectory
 from app.api.inject import Injected
 from app.api.routed import event_stream, request_overrides, route_headers
 from app.context import current
@@ -25,10 +28,12 @@ from app.errors import as_router_error
 from app.pipeline.answering import AnswerPipeline
 from app.responses.decode import decode_request
 from app.responses.events import encode_event
-from app.responses.from_chat import new_response, response_from_completion
+from app.responses.from_chat import new_response
+from app.responses.mcp import request_servers
 from app.responses.store import ResponseStore, StoredResponse
-from app.responses.stream import ResponseEventWriter
+from app.responses.stream import ResponseEventWriter, render
 from app.responses.to_chat import chat_request
+from app.tools.registry import ToolRegistry
 from providers.errors import InvalidRequest, ResponseNotFound, RouterError
 
 if TYPE_CHECKING:
@@ -52,21 +57,34 @@ async def create_response(
     request: Request[Any, Any, Any],
     pipeline: Injected[AnswerPipeline],
     responses: Injected[ResponseStore],
+    tools: Injected[ToolRegistry],
+    agents: Injected[AgentDirectory],
 ) -> Response[bytes] | Stream:
     parsed = decode_request(await request.body())
     context = current()
     context.model = parsed.create.model
     history = await _history(responses, parsed, context.key_name)
-    chat = chat_request(parsed, history)
+    servers = request_servers(parsed, tools, context.client)
+    if servers.servers and agents.get(parsed.create.model) is not None:
+        raise InvalidRequest(
+            f"The model '{parsed.create.model}' is an agent, which runs its own tools: name a model, not an "
+            "agent, to use `mcp` tools.",
+            param=servers.servers[0].where,
+            code="invalid_value",
+        )
+    translation = chat_request(parsed, history, servers)
     conversation = [*history, *parsed.input]
+    toolbox = servers.toolbox(translation.approved)
+    listings = servers.listings(conversation)
+    chat = translation.request
     overrides, models = request_overrides(request.headers), [(parsed.create.model, "model")]
     store = responses if parsed.store else None
     if parsed.stream:
-        stream = await pipeline.stream(chat, overrides, models)
-        writer = ResponseEventWriter(new_response(parsed))
+        stream = await pipeline.stream(chat, overrides, models, toolbox=toolbox)
+        writer = ResponseEventWriter(new_response(parsed), listings)
         return event_stream(_events(stream, writer, store, conversation), stream.target, stream.attempts)
-    answer = await pipeline.complete(chat, overrides, models)
-    response = response_from_completion(new_response(parsed), answer.completion)
+    answer = await pipeline.complete(chat, overrides, models, toolbox=toolbox)
+    response = render(new_response(parsed), answer.events(), listings)
     if store is not None:
         await _remember(store, response, conversation)
     return Response(

@@ -2,7 +2,8 @@
 
     request ──> AnswerPipeline ──> Router (targets, retries, fallback) ──> provider adapter
                      │                 one routed turn: TurnStream (streamed) or WholeTurn
-                     ├── an agent's model: AgentRun, rounds of turns and registry tool calls
+                     ├── an agent's model, or a request's toolbox: AgentRun, rounds of turns and
+                     │   registry tool calls
                      ├── complete(): a whole, normalised answer            (Answer)
                      └── stream():   batches of answer events as they come (AnswerStream)
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from app.access.limits import RateLimiter
     from app.agents.directory import AgentDirectory
     from app.agents.memory import TurnMemory
+    from app.agents.toolbox import Toolbox
     from app.pipeline.turns import AnswerStream
     from app.routing import Overrides, Router
     from app.tools.registry import ToolRegistry
@@ -57,11 +59,17 @@ class AnswerPipeline:
         self.memory = memory
 
     async def complete(
-        self, request: ChatRequest, overrides: Overrides | None, models: Iterable[tuple[str, str]]
+        self,
+        request: ChatRequest,
+        overrides: Overrides | None,
+        models: Iterable[tuple[str, str]],
+        *,
+        toolbox: Toolbox | None = None,
     ) -> Answer:
-        """A whole answer to `request`, from a client allowed `models` ((name, param) pairs)."""
+        """A whole answer to `request`, from a client allowed `models` ((name, param) pairs); `toolbox` is
+        registry tools the request itself asks the router to run (a Responses request's `mcp` tools)."""
         await admit(self.limiter, models, estimate_tokens(request))
-        run = self._agent_run(request, overrides, streamed=False)
+        run = self._agent_run(request, overrides, streamed=False, toolbox=toolbox)
         if run is None:
             return (await self.whole_turn(request, overrides)).answer
         await run.open()
@@ -69,13 +77,18 @@ class AnswerPipeline:
         return Answer(run.completion(), run.target, run.attempts, run.tool_rounds, tuple(recorded))
 
     async def stream(
-        self, request: ChatRequest, overrides: Overrides | None, models: Iterable[tuple[str, str]]
+        self,
+        request: ChatRequest,
+        overrides: Overrides | None,
+        models: Iterable[tuple[str, str]],
+        *,
+        toolbox: Toolbox | None = None,
     ) -> AnswerStream:
         """Start streaming an answer: returns once its first chunk has arrived (until then it may still be
         retried or sent elsewhere), and the stream is closed when the request ends, whatever happens."""
         await admit(self.limiter, models, estimate_tokens(request))
         current().stream = True
-        run = self._agent_run(request, overrides, streamed=True)
+        run = self._agent_run(request, overrides, streamed=True, toolbox=toolbox)
         if run is None:
             return await self.turn_stream(request, overrides)
         current().on_close(run.aclose)
@@ -100,8 +113,10 @@ class AnswerPipeline:
         context.served(chunks.target.name)
         return TurnStream(chunks, context)
 
-    def _agent_run(self, request: ChatRequest, overrides: Overrides | None, *, streamed: bool) -> AgentRun | None:
-        agent = self.agents.get(request.params.model) if self.agents is not None else None
+    def _agent_run(
+        self, request: ChatRequest, overrides: Overrides | None, *, streamed: bool, toolbox: Toolbox | None
+    ) -> AgentRun | None:
+        agent = toolbox or (self.agents.get(request.params.model) if self.agents is not None else None)
         if agent is None:
             return None
         assert self.registry is not None, "agents need the tool registry"

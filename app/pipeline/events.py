@@ -19,7 +19,11 @@ without knowing why.
     ToolCallDone    a call is complete (arguments `"{}"` when it took none); sent as its choice finishes
     ChoiceFinished  a choice's one finish reason, within OpenAI's values
     TurnUsage       what the turn cost, as the upstream reported it
+    ToolRunning     a call the router starts running itself, between two turns (an agent's)
     ToolExecuted    a tool the router ran itself, between two turns (an agent's): its call and result
+    ApprovalRequested
+                    a call the router holds until the client approves it (a Responses `mcp` tool's); the
+                    answer ends after it
     KeepAlive       nothing to say yet (tools are running); a stream sends a comment so no one times out
 
 A turn's tool calls are numbered from 0 in each turn: consumers that span turns (a Responses stream, a
@@ -37,6 +41,7 @@ from providers.schema import Usage
 
 __all__ = [
     "AnswerEvent",
+    "ApprovalRequested",
     "ChoiceFinished",
     "ChoiceStarted",
     "KeepAlive",
@@ -49,6 +54,7 @@ __all__ = [
     "ToolCallStarted",
     "ToolExecuted",
     "ToolFailure",
+    "ToolRunning",
     "TurnMeta",
     "TurnStarted",
     "TurnUsage",
@@ -138,9 +144,20 @@ class ToolFailure(msgspec.Struct, frozen=True, gc=False):
     code: int = 0
 
 
+class ToolRunning(_Event, frozen=True, gc=False):
+    """A call the router starts running: `server` is the toolset (as the client labels it), `name` the tool's
+    name there; `approval_request_id` the approval it runs on, if the client had to approve it."""
+
+    call_id: str
+    server: str
+    name: str
+    arguments: str
+    approval_request_id: str | None = None
+
+
 class ToolExecuted(_Event, frozen=True, gc=False):
-    """A call the router executed: `server` is the toolset, `name` the tool's name there; `output` is what
-    the model was given, and `failure` is set when the call did not succeed (the model was told why)."""
+    """A call the router executed (announced by a `ToolRunning` of the same `call_id`): `output` is what the
+    model was given, and `failure` is set when the call did not succeed (the model was told why)."""
 
     call_id: str
     server: str
@@ -148,6 +165,15 @@ class ToolExecuted(_Event, frozen=True, gc=False):
     arguments: str
     output: str
     failure: ToolFailure | None = None
+    approval_request_id: str | None = None
+
+
+class ApprovalRequested(_Event, frozen=True, gc=False):
+    """A call the model asked for that the router does not run until the client approves it."""
+
+    server: str
+    name: str
+    arguments: str
 
 
 class KeepAlive(_Event, frozen=True, gc=False):
@@ -167,6 +193,8 @@ AnswerEvent = (
     | ToolCallDone
     | ChoiceFinished
     | TurnUsage
+    | ToolRunning
     | ToolExecuted
+    | ApprovalRequested
     | KeepAlive
 )

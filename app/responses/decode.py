@@ -1,8 +1,9 @@
 """A Responses request body to a validated `ResponsesRequest`, or an `InvalidRequest` naming what is wrong.
 
 What the router cannot do is refused here, with a 400 whose `param` points at it, rather than silently
-dropped: OpenAI's built-in tools (web search, file search, computer use, MCP...), item references,
-background responses, server-side conversations and stored prompts. Fields that change nothing the router
+dropped: OpenAI's built-in tools (web search, file search, computer use...), MCP connectors and tunnels,
+item references, background responses, server-side conversations and stored prompts. An `mcp` tool is
+decoded here and checked against the registry in `app.responses.mcp`. Fields that change nothing the router
 can honour (`include`, `truncation`, `stream_options`, `max_tool_calls`, `top_logprobs`...) are accepted
 and ignored, as OpenAI ignores `include` values that do not apply.
 """
@@ -18,10 +19,13 @@ from app.responses.items import InputItem, InputMessage, JsonObject
 from app.responses.wire import (
     CreateResponse,
     FunctionTool,
+    MCPTool,
+    ResponseTool,
     TextConfig,
     ToolChoice,
     ToolChoiceAllowed,
     ToolChoiceFunction,
+    ToolChoiceMCP,
 )
 from app.schemas import check_tool_schemas
 from providers.errors import InvalidRequest
@@ -31,8 +35,22 @@ __all__ = ["ResponsesRequest", "decode_request"]
 
 _decoder = msgspec.json.Decoder(CreateResponse)
 
-_ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
+_ITEM_TYPES = (
+    "message",
+    "function_call",
+    "function_call_output",
+    "reasoning",
+    "mcp_list_tools",
+    "mcp_call",
+    "mcp_approval_request",
+    "mcp_approval_response",
+)
 _TOOL_CHOICE_MODES: dict[str, ToolChoice] = {"none": "none", "auto": "auto", "required": "required"}
+_TOOL_CHOICE_TYPES: dict[str, type[ToolChoiceFunction | ToolChoiceAllowed | ToolChoiceMCP]] = {
+    "function": ToolChoiceFunction,
+    "allowed_tools": ToolChoiceAllowed,
+    "mcp": ToolChoiceMCP,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +59,14 @@ class ResponsesRequest:
 
     create: CreateResponse
     input: list[InputItem]
-    tools: list[FunctionTool]
+    tools: list[ResponseTool]
+    """Function and `mcp` tools, in the request's order (a tool's `param` is `tools[<its index>]`)."""
     tool_choice: ToolChoice | None
     text: TextConfig
+
+    @property
+    def functions(self) -> list[FunctionTool]:
+        return [tool for tool in self.tools if isinstance(tool, FunctionTool)]
 
     @property
     def store(self) -> bool:
@@ -60,7 +83,12 @@ def decode_request(body: bytes) -> ResponsesRequest:
     check_model_name(create.model, "model")
     _refuse_unsupported(create)
     tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
-    check_tool_schemas((f"tools[{index}].parameters", tool.name, tool.parameters) for index, tool in enumerate(tools))
+    _check_labels(tools)
+    check_tool_schemas(
+        (f"tools[{index}].parameters", tool.name, tool.parameters)
+        for index, tool in enumerate(tools)
+        if isinstance(tool, FunctionTool)
+    )
     return ResponsesRequest(
         create=create,
         input=_input(create),
@@ -143,24 +171,47 @@ def _item(raw: JsonObject, index: int) -> InputItem:
 # ------------------------------------------------------------------------------------------------------ tools
 
 
-def _tool(raw: JsonObject, index: int) -> FunctionTool:
+def _tool(raw: JsonObject, index: int) -> ResponseTool:
     where = f"tools[{index}]"
     kind = raw.get("type")
-    if kind != "function":
+    if kind not in ("function", "mcp"):
         raise InvalidRequest(
-            f"{where} is a {kind!r} tool, and the router offers function tools only: OpenAI's built-in tools "
-            "(web_search, file_search, code_interpreter, mcp...) run on OpenAI's own servers. Describe the "
-            "tool as a function and run it yourself.",
+            f"{where} is a {kind!r} tool, and the router offers function tools and `mcp` tools (the registry's "
+            "toolsets) only: OpenAI's other built-in tools (web_search, file_search, code_interpreter...) run "
+            "on OpenAI's own servers. Describe the tool as a function and run it yourself.",
             param=f"{where}.type",
             code="unsupported_value",
         )
     try:
-        return msgspec.convert(raw, FunctionTool)
+        tool: ResponseTool = msgspec.convert(raw, FunctionTool) if kind == "function" else msgspec.convert(raw, MCPTool)
     except msgspec.ValidationError as exc:
         raise invalid_request(str(exc), where) from None
+    if isinstance(tool, MCPTool):
+        for field, value in (("connector_id", tool.connector_id), ("tunnel_id", tool.tunnel_id)):
+            if value is not msgspec.UNSET:
+                raise InvalidRequest(
+                    f"{where}.{field}: the router has no MCP connectors or tunnels. Name one of its toolsets "
+                    "in `server_label`.",
+                    param=f"{where}.{field}",
+                    code="unsupported_parameter",
+                )
+    return tool
 
 
-def _tool_choice(raw: str | JsonObject | None, tools: list[FunctionTool]) -> ToolChoice | None:
+def _check_labels(tools: list[ResponseTool]) -> None:
+    seen: set[str] = set()
+    for index, tool in enumerate(tools):
+        if isinstance(tool, MCPTool):
+            if tool.server_label in seen:
+                raise InvalidRequest(
+                    f"Two `mcp` tools have the server_label '{tool.server_label}'.",
+                    param=f"tools[{index}].server_label",
+                    code="invalid_value",
+                )
+            seen.add(tool.server_label)
+
+
+def _tool_choice(raw: str | JsonObject | None, tools: list[ResponseTool]) -> ToolChoice | None:
     if raw is None:
         return None
     if isinstance(raw, str):
@@ -169,17 +220,23 @@ def _tool_choice(raw: str | JsonObject | None, tools: list[FunctionTool]) -> Too
             raise _bad_tool_choice(f"'{raw}'", "tool_choice")
         return mode
     kind = raw.get("type")
-    if kind not in ("function", "allowed_tools"):
+    choice_type = _TOOL_CHOICE_TYPES.get(kind) if isinstance(kind, str) else None
+    if choice_type is None:
         raise _bad_tool_choice(f"a {kind!r} choice", "tool_choice.type")
-    choice: ToolChoiceFunction | ToolChoiceAllowed
     try:
-        if kind == "function":
-            choice = msgspec.convert(raw, ToolChoiceFunction)
-        else:
-            choice = msgspec.convert(raw, ToolChoiceAllowed)
+        choice = msgspec.convert(raw, choice_type)
     except msgspec.ValidationError as exc:
         raise invalid_request(str(exc), "tool_choice") from None
-    if isinstance(choice, ToolChoiceFunction):
+    if isinstance(choice, ToolChoiceMCP):
+        # Its `name` is checked against the server's tools, with the registry (`app.responses.mcp`).
+        if not any(isinstance(tool, MCPTool) and tool.server_label == choice.server_label for tool in tools):
+            raise InvalidRequest(
+                f"`tool_choice` names the MCP server {choice.server_label!r}, which no `mcp` tool has as its "
+                "server_label.",
+                param="tool_choice.server_label",
+                code="invalid_value",
+            )
+    elif isinstance(choice, ToolChoiceFunction):
         _check_declared(choice.name, "tool_choice.name", tools)
     else:
         for position, name in enumerate(_allowed_names(choice)):
@@ -187,8 +244,8 @@ def _tool_choice(raw: str | JsonObject | None, tools: list[FunctionTool]) -> Too
     return choice
 
 
-def _check_declared(name: str, param: str, tools: list[FunctionTool]) -> None:
-    if not any(tool.name == name for tool in tools):
+def _check_declared(name: str, param: str, tools: list[ResponseTool]) -> None:
+    if not any(isinstance(tool, FunctionTool) and tool.name == name for tool in tools):
         raise InvalidRequest(
             f"`tool_choice` names the function {name!r}, which is not among `tools`.",
             param=param,
@@ -212,7 +269,8 @@ def _allowed_names(choice: ToolChoiceAllowed) -> list[str]:
 def _bad_tool_choice(what: str, param: str) -> InvalidRequest:
     return InvalidRequest(
         f"`tool_choice` is {what}: the router takes 'none', 'auto', 'required', "
-        '{"type": "function", "name": ...} or {"type": "allowed_tools", ...} (function tools only).',
+        '{"type": "function", "name": ...}, {"type": "allowed_tools", ...} (function tools only) or '
+        '{"type": "mcp", "server_label": ..., "name": ...}.',
         param=param,
         code="invalid_value",
     )

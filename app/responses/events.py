@@ -19,6 +19,14 @@ __all__ = [
     "Event",
     "FunctionCallArgumentsDelta",
     "FunctionCallArgumentsDone",
+    "MCPCallArgumentsDelta",
+    "MCPCallArgumentsDone",
+    "MCPCallCompleted",
+    "MCPCallFailed",
+    "MCPCallInProgress",
+    "MCPListToolsCompleted",
+    "MCPListToolsFailed",
+    "MCPListToolsInProgress",
     "OutputItemAdded",
     "OutputItemDone",
     "OutputTextDelta",
@@ -168,6 +176,46 @@ class FunctionCallArgumentsDone(_Event, kw_only=True, tag_field="type", tag="res
     arguments: str
 
 
+# ------------------------------------------------------------------------------------------------------- MCP
+
+
+class _ItemEvent(_Event, kw_only=True):
+    item_id: str
+    output_index: int
+
+
+class MCPListToolsInProgress(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_list_tools.in_progress"):
+    pass
+
+
+class MCPListToolsCompleted(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_list_tools.completed"):
+    pass
+
+
+class MCPListToolsFailed(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_list_tools.failed"):
+    pass
+
+
+class MCPCallInProgress(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_call.in_progress"):
+    pass
+
+
+class MCPCallArgumentsDelta(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_call_arguments.delta"):
+    delta: str
+
+
+class MCPCallArgumentsDone(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_call_arguments.done"):
+    arguments: str
+
+
+class MCPCallCompleted(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_call.completed"):
+    pass
+
+
+class MCPCallFailed(_ItemEvent, kw_only=True, tag_field="type", tag="response.mcp_call.failed"):
+    pass
+
+
 Event = (
     ResponseCreated
     | ResponseInProgress
@@ -187,6 +235,14 @@ Event = (
     | ReasoningTextDone
     | FunctionCallArgumentsDelta
     | FunctionCallArgumentsDone
+    | MCPListToolsInProgress
+    | MCPListToolsCompleted
+    | MCPListToolsFailed
+    | MCPCallInProgress
+    | MCPCallArgumentsDelta
+    | MCPCallArgumentsDone
+    | MCPCallCompleted
+    | MCPCallFailed
 )
 
 

@@ -1,10 +1,10 @@
-"""A chat answer as a Responses answer: output items, status and usage.
+"""A chat answer as a Responses answer: the response before any output, and its status and usage after.
 
-The output is made of, in this order: a `reasoning` item when the model sent reasoning text; a `message`
-item with the answer's text (`output_text`, no annotations) or refusal; a `function_call` item per tool
-call, whose `call_id` is the chat tool call's id. An answer with neither text nor tool calls still gets a
-message (with empty text), so a client always finds one. The stream translator (`app.responses.stream`)
-builds the same items from chunks.
+`new_response` is the `in_progress` response, echoing the request's settings as OpenAI does (an `mcp`
+tool without its `headers` and `authorization`: those are credentials). `finished` is that response with
+its output, the status the chat answer's finish reason gives (`outcome`) and its usage in the Responses
+API's names (`response_usage`). The output items come from the answer's events (`app.responses.stream`),
+for a streamed answer and a whole one alike.
 """
 
 from __future__ import annotations
@@ -14,42 +14,27 @@ from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
 
-from app.responses.items import (
-    FunctionCall,
-    ItemStatus,
-    OutputContent,
-    OutputItem,
-    OutputMessage,
-    OutputText,
-    Reasoning,
-    ReasoningText,
-    Refusal,
-)
 from app.responses.wire import (
     IncompleteDetails,
     InputTokensDetails,
+    MCPTool,
     OutputTokensDetails,
     ResponseObject,
     ResponseStatus,
     ResponseUsage,
     new_id,
 )
-from providers.schema import UNSET, FunctionToolCall
+from providers.schema import UNSET
 
 if TYPE_CHECKING:
     from msgspec import UnsetType
 
     from app.responses.decode import ResponsesRequest
-    from providers.schema import ChatCompletion, CompletionMessage, Usage
+    from app.responses.items import OutputItem
+    from app.responses.wire import ResponseTool
+    from providers.schema import Usage
 
-__all__ = [
-    "finished",
-    "new_response",
-    "outcome",
-    "output_items",
-    "response_from_completion",
-    "response_usage",
-]
+__all__ = ["finished", "new_response", "outcome", "response_usage"]
 
 T = TypeVar("T")
 
@@ -71,7 +56,7 @@ def new_response(request: ResponsesRequest) -> ResponseObject:
         temperature=create.temperature,
         text=request.text,
         tool_choice=request.tool_choice or "auto",
-        tools=request.tools,
+        tools=[_echoed(tool) for tool in request.tools],
         top_p=create.top_p,
         user=_given(create.user),
         metadata=create.metadata or {},
@@ -80,48 +65,6 @@ def new_response(request: ResponsesRequest) -> ResponseObject:
         safety_identifier=_given(create.safety_identifier),
         top_logprobs=_given(create.top_logprobs),
     )
-
-
-def response_from_completion(response: ResponseObject, completion: ChatCompletion) -> ResponseObject:
-    """The finished response for a (normalised) chat completion: its first choice is the answer."""
-    choice = completion.choices[0] if completion.choices else None
-    finish_reason = choice.finish_reason if choice else None
-    status, _ = outcome(finish_reason)
-    items = output_items(choice.message, incomplete=status == "incomplete") if choice else []
-    return finished(
-        response,
-        model=completion.model,
-        output=items or [_message([OutputText(text="")], "completed")],
-        finish_reason=finish_reason,
-        usage=completion.usage or None,
-    )
-
-
-def output_items(message: CompletionMessage, *, incomplete: bool) -> list[OutputItem]:
-    """The output items of one chat answer, in OpenAI's order: reasoning, message, function calls."""
-    status: ItemStatus = "incomplete" if incomplete else "completed"
-    items: list[OutputItem] = []
-    if message.reasoning_content:
-        items.append(Reasoning(id=new_id("rs"), content=[ReasoningText(text=message.reasoning_content)], status=status))
-    calls = [call for call in message.tool_calls or () if isinstance(call, FunctionToolCall)]
-    content: list[OutputContent] = []
-    if message.content or (message.content is not None and not calls):
-        content.append(OutputText(text=message.content))
-    if message.refusal:
-        content.append(Refusal(refusal=message.refusal))
-    if content or not calls:
-        items.append(_message(content or [OutputText(text="")], status))
-    items.extend(
-        FunctionCall(
-            id=new_id("fc"),
-            call_id=call.id,
-            name=call.function.name,
-            arguments=call.function.arguments,
-            status="completed",
-        )
-        for call in calls
-    )
-    return items
 
 
 def outcome(finish_reason: str | None) -> tuple[ResponseStatus, IncompleteDetails | None]:
@@ -177,5 +120,7 @@ def _given(value: T | None) -> T | UnsetType:
     return UNSET if value is None else value
 
 
-def _message(content: list[OutputContent], status: ItemStatus) -> OutputMessage:
-    return OutputMessage(id=new_id("msg"), status=status, content=content)
+def _echoed(tool: ResponseTool) -> ResponseTool:
+    if isinstance(tool, MCPTool):
+        return msgspec.structs.replace(tool, headers=None, authorization=UNSET)
+    return tool

@@ -5,6 +5,10 @@ a list of parts, assistant text comes back as `output_text` (an earlier answer r
 LangChain does) or as `input_text`, and ids and statuses may be missing or null. Output items are what the
 router writes, always whole: every field OpenAI marks required is present, `annotations` and `logprobs`
 included, so strict clients can deserialise them.
+
+The MCP items (`mcp_list_tools`, `mcp_call`, `mcp_approval_request`) are one type each for both sides: the
+router writes them whole, and a client that sends a conversation back (the OpenAI Agents SDK does) sends
+them as it got them. `mcp_approval_response` is input only: how a client answers an approval request.
 """
 
 from __future__ import annotations
@@ -25,6 +29,16 @@ __all__ = [
     "InputText",
     "ItemStatus",
     "JsonObject",
+    "MCPApprovalRequest",
+    "MCPApprovalResponse",
+    "MCPCall",
+    "MCPCallError",
+    "MCPCallStatus",
+    "MCPHttpError",
+    "MCPListTools",
+    "MCPListedTool",
+    "MCPProtocolError",
+    "MCPToolExecutionError",
     "OutputContent",
     "OutputItem",
     "OutputMessage",
@@ -122,7 +136,88 @@ class ReasoningInput(Wire, kw_only=True, tag_field="type", tag="reasoning"):
     status: ItemStatus | UnsetType | None = UNSET
 
 
-InputItem = InputMessage | FunctionCallInput | FunctionCallOutput | ReasoningInput
+# ------------------------------------------------------------------------------------------------- MCP items
+
+
+class MCPListedTool(Wire, kw_only=True):
+    """One tool of an MCP server, under the name its own server gives it."""
+
+    name: str
+    input_schema: JsonObject
+    description: str | None = None
+    annotations: JsonObject | None = None
+
+
+class MCPListTools(Wire, kw_only=True, tag_field="type", tag="mcp_list_tools"):
+    id: str
+    server_label: str
+    tools: list[MCPListedTool]
+    error: str | None = None
+
+
+class MCPProtocolError(Wire, kw_only=True, tag_field="type", tag="mcp_protocol_error"):
+    """The call was not valid for the tool (arguments that are not JSON, or that its schema refuses)."""
+
+    code: int
+    message: str
+
+
+class MCPToolExecutionError(Wire, kw_only=True, tag_field="type", tag="mcp_tool_execution_error"):
+    """The tool ran and answered with an error (MCP's `isError`, an HTTP tool's error status)."""
+
+    content: Any
+
+
+class MCPHttpError(Wire, kw_only=True, tag_field="type", tag="http_error"):
+    """The router got no usable answer from the tool (`code` is the status the router would answer)."""
+
+    code: int
+    message: str
+
+
+MCPCallError = MCPProtocolError | MCPToolExecutionError | MCPHttpError
+MCPCallStatus = Literal["in_progress", "completed", "incomplete", "calling", "failed"]
+
+
+class MCPCall(Wire, kw_only=True, tag_field="type", tag="mcp_call"):
+    """A call the router ran on a toolset (`server_label`) under the tool's own name (`name`)."""
+
+    id: str
+    server_label: str
+    name: str
+    arguments: str
+    output: str | None = None
+    error: MCPCallError | None = None
+    status: MCPCallStatus = "completed"
+    approval_request_id: str | None = None
+
+
+class MCPApprovalRequest(Wire, kw_only=True, tag_field="type", tag="mcp_approval_request"):
+    """A call the model asked for that waits for the client's approval (an `mcp_approval_response`)."""
+
+    id: str
+    server_label: str
+    name: str
+    arguments: str
+
+
+class MCPApprovalResponse(Wire, kw_only=True, tag_field="type", tag="mcp_approval_response"):
+    approval_request_id: str
+    approve: bool
+    reason: str | None = None
+    id: str | UnsetType | None = UNSET
+
+
+InputItem = (
+    InputMessage
+    | FunctionCallInput
+    | FunctionCallOutput
+    | ReasoningInput
+    | MCPListTools
+    | MCPCall
+    | MCPApprovalRequest
+    | MCPApprovalResponse
+)
 
 # ---------------------------------------------------------------------------------------------- output items
 
@@ -149,7 +244,7 @@ class Reasoning(Wire, kw_only=True, tag_field="type", tag="reasoning"):
     status: ItemStatus
 
 
-OutputItem = OutputMessage | FunctionCall | Reasoning
+OutputItem = OutputMessage | FunctionCall | Reasoning | MCPListTools | MCPCall | MCPApprovalRequest
 
 
 def as_input(item: OutputItem) -> InputItem:
@@ -160,4 +255,6 @@ def as_input(item: OutputItem) -> InputItem:
         return FunctionCallInput(
             call_id=item.call_id, name=item.name, arguments=item.arguments, id=item.id, status=item.status
         )
+    if isinstance(item, MCPListTools | MCPCall | MCPApprovalRequest):
+        return item
     return ReasoningInput(id=item.id, summary=list(item.summary), content=list(item.content), status=item.status)

@@ -6,6 +6,14 @@ with `tool_calls` (each `call_id` becomes the tool call's id); a function call's
 `reasoning` item's text goes back as the next assistant message's `reasoning_content` (which DeepSeek's
 thinking mode requires after a tool call); reasoning that is only encrypted is OpenAI's alone and dropped.
 
+The MCP items are the calls the router ran, and the model must see them as they happened: an `mcp_call`
+joins the assistant message as a tool call (its item id the call's id, the function name the one the model
+knows the tool by, from `ServerTools`), and its output or error follows as a tool message once the turn's
+calls are over. `mcp_list_tools` says nothing to the model. An `mcp_approval_request` waits for its
+`mcp_approval_response`: a declined one becomes the call and a tool message saying it was declined; an
+approved one is shown by the `mcp_call` item that ran it, or, when it is this request's own answer and has
+not run yet, is handed back (`ChatTranslation.approved`) for the router to run before the model's turn.
+
 Settings map to their chat names: `max_output_tokens` to `max_completion_tokens`, `text.format` to
 `response_format`, `reasoning.effort` to `reasoning_effort`, flat function tools to nested ones. `store`
 and `metadata` stay with the router: they describe the stored response, not the upstream request.
@@ -13,7 +21,8 @@ and `metadata` stay with the router: they describe the stored response, not the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from app.responses.items import (
     FunctionCallInput,
@@ -23,12 +32,18 @@ from app.responses.items import (
     InputImage,
     InputMessage,
     InputText,
+    MCPApprovalRequest,
+    MCPApprovalResponse,
+    MCPCall,
+    MCPListTools,
+    MCPToolExecutionError,
     OutputText,
     ReasoningInput,
     Refusal,
     ToolOutputContent,
 )
-from app.responses.wire import FormatJsonObject, FormatJsonSchema, ToolChoiceFunction
+from app.responses.wire import FormatJsonObject, FormatJsonSchema, ToolChoiceAllowed, ToolChoiceFunction, ToolChoiceMCP
+from app.tools.names import local_names, public_name
 from providers.errors import InvalidRequest
 from providers.request import ChatRequest
 from providers.schema import (
@@ -74,7 +89,7 @@ if TYPE_CHECKING:
     from providers.schema import ResponseFormat
     from providers.schema import ToolChoice as ChatToolChoice
 
-__all__ = ["chat_messages", "chat_request"]
+__all__ = ["Approval", "ChatTranslation", "ServerTools", "chat_request"]
 
 T = TypeVar("T")
 # Chat has no "original" detail (full resolution): "high" is the nearest it has.
@@ -86,10 +101,48 @@ _IMAGE_DETAILS: dict[str, Literal["auto", "low", "high"]] = {
 }
 
 
-def chat_request(request: ResponsesRequest, history: list[InputItem]) -> ChatRequest:
-    """The chat request for `request`, continuing `history` (the stored conversation, or nothing)."""
+class ServerTools(Protocol):
+    """What the registry says about a conversation's MCP items (`app.responses.mcp`)."""
+
+    def function_name(self, server_label: str, name: str) -> str:
+        """The function name the model calls a server's tool by."""
+        ...
+
+    def tool_choice(self, choice: ToolChoiceMCP) -> ChatToolChoice:
+        """An `mcp` tool choice in chat's terms."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A call the client approved in this request, which has not run yet."""
+
+    approval_request_id: str
+    server_label: str
+    name: str
+    arguments: str
+    where: str
+    """The approving item, as a `param` names it (`input[1]`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTranslation:
+    request: ChatRequest
+    approved: list[Approval] = field(default_factory=list)
+
+
+def chat_request(
+    request: ResponsesRequest, history: list[InputItem], servers: ServerTools | None = None
+) -> ChatTranslation:
+    """The chat request for `request`, continuing `history` (the stored conversation, or nothing), and the
+    calls it approves; `servers` names the tools of the conversation's MCP items."""
     create = request.create
-    messages: list[Message] = chat_messages(history, request.input)
+    conversation = _Conversation(servers or _UnknownServers(), [*history, *request.input])
+    for item in history:
+        conversation.add(item, "previous_response_id", answering=False)
+    for index, item in enumerate(request.input):
+        conversation.add(item, f"input[{index}]", answering=True)
+    messages = conversation.finished()
     if not messages:
         raise InvalidRequest(
             "`input` has no message to answer: send at least one.",
@@ -98,11 +151,15 @@ def chat_request(request: ResponsesRequest, history: list[InputItem]) -> ChatReq
         )
     if create.instructions:
         messages.insert(0, SystemMessage(content=create.instructions))
+    choice = request.tool_choice
+    if conversation.answered and choice not in ("none", "auto"):
+        # The choice forced the call the client has just answered: forcing it again would ask again.
+        choice = None
     params = ChatCompletionRequest(
         model=create.model,
         messages=messages,
-        tools=[_chat_tool(tool) for tool in request.tools] or UNSET,
-        tool_choice=_chat_tool_choice(request.tool_choice),
+        tools=[_chat_tool(tool) for tool in request.functions] or UNSET,
+        tool_choice=_chat_tool_choice(choice, servers),
         parallel_tool_calls=_given(create.parallel_tool_calls),
         response_format=_response_format(request.text.format),
         stream=request.stream,
@@ -121,48 +178,64 @@ def chat_request(request: ResponsesRequest, history: list[InputItem]) -> ChatReq
     # "medium" is the default, and n8n sends it with every request: forwarding it would only risk upsetting
     # providers that do not know the field, for no change.
     extra = {"verbosity": verbosity} if verbosity and verbosity != "medium" else {}
-    return ChatRequest.from_params(params, **extra)
+    return ChatTranslation(ChatRequest.from_params(params, **extra), conversation.approved)
 
 
-def chat_messages(history: Iterable[InputItem], items: Iterable[InputItem]) -> list[Message]:
-    """Chat messages for the stored `history`, then this request's items."""
-    conversation = _Conversation()
-    for item in history:
-        conversation.add(item, "previous_response_id")
-    for index, item in enumerate(items):
-        conversation.add(item, f"input[{index}]")
-    return conversation.messages
+class _UnknownServers:
+    """Names for MCP items when the request names no `mcp` tool: as the registry names a toolset's tools."""
+
+    def function_name(self, server_label: str, name: str) -> str:
+        return public_name(server_label, local_names(server_label, [name])[name])
+
+    def tool_choice(self, choice: ToolChoiceMCP) -> ChatToolChoice:
+        raise AssertionError("decode_request refuses an mcp tool choice without its mcp tool")
 
 
 class _Conversation:
     """Builds chat messages item by item; `where` names an item in errors (its `param`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, servers: ServerTools, items: Iterable[InputItem]) -> None:
+        self.servers = servers
         self.messages: list[Message] = []
+        self.approved: list[Approval] = []
+        self.answered = False
+        """Whether this request answers approval requests."""
         # The assistant message later function calls of the same turn join.
         self._assistant: AssistantMessage | None = None
         self._reasoning: list[str] = []
+        # The results of the router's calls in that message, which follow it once the turn's calls are over.
+        self._results: list[ToolMessage] = []
+        self._waiting: dict[str, MCPApprovalRequest] = {}
+        self._ran = {item.approval_request_id for item in items if isinstance(item, MCPCall)}
 
-    def add(self, item: InputItem, where: str) -> None:
-        if isinstance(item, InputMessage) and item.role == "assistant":
+    def finished(self) -> list[Message]:
+        self._end_turn()
+        return self.messages
+
+    def add(self, item: InputItem, where: str, *, answering: bool) -> None:
+        """Add one item; `answering`: it is this request's own (not the stored conversation's)."""
+        if isinstance(item, MCPCall):
+            self._call(item.id, item.server_label, item.name, item.arguments)
+            self._results.append(ToolMessage(content=_mcp_output(item), tool_call_id=item.id))
+            return
+        if isinstance(item, MCPApprovalRequest):
+            self._waiting[item.id] = item
+            return
+        if isinstance(item, MCPListTools):
+            return
+        if isinstance(item, FunctionCallInput):
+            self._call(item.call_id, None, item.name, item.arguments)
+            return
+        self._end_turn()
+        if isinstance(item, MCPApprovalResponse):
+            self._answer(item, where, answering=answering)
+        elif isinstance(item, InputMessage) and item.role == "assistant":
             content, refusal = _assistant_content(item.content, where)
             self._assistant = AssistantMessage(
                 content=content, refusal=refusal, reasoning_content=self._take_reasoning()
             )
             self.messages.append(self._assistant)
-            return
-        if isinstance(item, FunctionCallInput):
-            if self._assistant is None:
-                self._assistant = AssistantMessage(reasoning_content=self._take_reasoning())
-                self.messages.append(self._assistant)
-            calls: list[ToolCall] = self._assistant.tool_calls or []
-            calls.append(
-                FunctionToolCall(id=item.call_id, function=FunctionCall(name=item.name, arguments=item.arguments))
-            )
-            self._assistant.tool_calls = calls
-            return
-        self._assistant = None
-        if isinstance(item, ReasoningInput):
+        elif isinstance(item, ReasoningInput):
             self._reasoning.extend(_reasoning_text(item))
         elif isinstance(item, FunctionCallOutput):
             self.messages.append(
@@ -175,10 +248,60 @@ class _Conversation:
         else:
             self.messages.append(DeveloperMessage(content=_text_content(item.content, where, "developer")))
 
+    def _call(self, call_id: str, server_label: str | None, name: str, arguments: str) -> None:
+        """A tool call of the current assistant message (a function of the client's, or a server's tool)."""
+        if self._assistant is None:
+            self._assistant = AssistantMessage(reasoning_content=self._take_reasoning())
+            self.messages.append(self._assistant)
+        if server_label is not None:
+            name = self.servers.function_name(server_label, name)
+        calls: list[ToolCall] = self._assistant.tool_calls or []
+        calls.append(FunctionToolCall(id=call_id, function=FunctionCall(name=name, arguments=arguments)))
+        self._assistant.tool_calls = calls
+
+    def _end_turn(self) -> None:
+        """Close the current assistant message: the results of the router's calls in it follow."""
+        self.messages += self._results
+        self._results = []
+        self._assistant = None
+
+    def _answer(self, item: MCPApprovalResponse, where: str, *, answering: bool) -> None:
+        request = self._waiting.pop(item.approval_request_id, None)
+        if request is None:
+            raise InvalidRequest(
+                f"{where} answers the approval request '{item.approval_request_id}', which the conversation "
+                "does not hold, or which is answered already. Continue the response that asked for it "
+                "(`previous_response_id`), or send the whole conversation.",
+                param=f"{where}.approval_request_id",
+                code="invalid_value",
+            )
+        self.answered = self.answered or answering
+        if item.approve:
+            if answering and request.id not in self._ran:
+                self.approved.append(Approval(request.id, request.server_label, request.name, request.arguments, where))
+            return  # the `mcp_call` item that ran it says how it went
+        self._call(request.id, request.server_label, request.name, request.arguments)
+        declined = "The user declined to run this tool call." + (f" Reason: {item.reason}" if item.reason else "")
+        self._results.append(ToolMessage(content=declined, tool_call_id=request.id))
+        self._end_turn()
+
     def _take_reasoning(self) -> str | UnsetType:
         text = "".join(self._reasoning)
         self._reasoning.clear()
         return text or UNSET
+
+
+def _mcp_output(item: MCPCall) -> str:
+    """What the model was told of a call the router ran."""
+    error = item.error
+    if error is None:
+        return item.output or ""
+    if isinstance(error, MCPToolExecutionError):
+        content = error.content
+        parts = content if isinstance(content, list) else [content]
+        text = "\n".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in parts)
+        return f"Error: {text}"
+    return f"Error: {error.message}"
 
 
 # ---------------------------------------------------------------------------------------------------- content
@@ -308,15 +431,17 @@ def _chat_tool(tool: ResponsesTool) -> FunctionTool:
     )
 
 
-def _chat_tool_choice(choice: ToolChoice | None) -> ChatToolChoice | UnsetType:
+def _chat_tool_choice(choice: ToolChoice | None, servers: ServerTools | None) -> ChatToolChoice | UnsetType:
     if choice is None:
         return UNSET
     if isinstance(choice, str):
         return choice
     if isinstance(choice, ToolChoiceFunction):
         return NamedToolChoice(function=ToolNameRef(name=choice.name))
-    tools = [{"type": "function", "function": {"name": tool["name"]}} for tool in choice.tools]
-    return AllowedToolsChoice(allowed_tools=AllowedTools(mode=choice.mode, tools=tools))
+    if isinstance(choice, ToolChoiceAllowed):
+        tools = [{"type": "function", "function": {"name": tool["name"]}} for tool in choice.tools]
+        return AllowedToolsChoice(allowed_tools=AllowedTools(mode=choice.mode, tools=tools))
+    return (servers or _UnknownServers()).tool_choice(choice)
 
 
 def _response_format(text_format: TextFormat) -> ResponseFormat | UnsetType:

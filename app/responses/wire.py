@@ -1,9 +1,9 @@
 """The Responses API request and response object, as msgspec types.
 
 `CreateResponse` is the typed view of a request. `input`, `tools` and `tool_choice` stay plain JSON here:
-their unions mix OpenAI's built-in types (web search, file search, MCP...) with the ones the router
-translates, and `app.responses.decode` turns them into the types below with an error that says what the
-router does not support, rather than msgspec's generic one.
+their unions mix OpenAI's built-in types (web search, file search, ...) with the ones the router serves
+(function tools, and `mcp` tools naming registry toolsets), and `app.responses.decode` turns them into the
+types below with an error that says what the router does not support, rather than msgspec's generic one.
 
 `ResponseObject` is OpenAI's `Response`, with every field its schema requires always written (null where
 nullable), so strict clients can deserialise it. It echoes the request's settings, as OpenAI does.
@@ -26,17 +26,22 @@ __all__ = [
     "FunctionTool",
     "IncompleteDetails",
     "InputTokensDetails",
+    "MCPApprovalFilter",
+    "MCPTool",
+    "MCPToolFilter",
     "OutputTokensDetails",
     "ReasoningConfig",
     "ResponseError",
     "ResponseObject",
     "ResponseStatus",
+    "ResponseTool",
     "ResponseUsage",
     "TextConfig",
     "TextFormat",
     "ToolChoice",
     "ToolChoiceAllowed",
     "ToolChoiceFunction",
+    "ToolChoiceMCP",
     "new_id",
 ]
 
@@ -61,8 +66,42 @@ class FunctionTool(Wire, kw_only=True, tag_field="type", tag="function"):
     strict: bool | None = None
 
 
+class MCPToolFilter(Wire, kw_only=True, forbid_unknown_fields=True):
+    """Tools of an MCP server by their own names, or by MCP's `readOnlyHint` annotation (both: both hold)."""
+
+    tool_names: list[str] | UnsetType = UNSET
+    read_only: bool | UnsetType = UNSET
+
+
+class MCPApprovalFilter(Wire, kw_only=True, forbid_unknown_fields=True):
+    always: MCPToolFilter | UnsetType = UNSET
+    never: MCPToolFilter | UnsetType = UNSET
+
+
+class MCPTool(Wire, kw_only=True, tag_field="type", tag="mcp"):
+    """OpenAI's remote MCP tool; here `server_label` names a toolset of the router's registry.
+
+    `headers` and `authorization` are credentials: they go to that toolset's server with each call, and the
+    response never echoes them."""
+
+    server_label: str
+    server_url: str | UnsetType = UNSET
+    connector_id: str | UnsetType = UNSET
+    tunnel_id: str | UnsetType = UNSET
+    authorization: str | UnsetType = UNSET
+    server_description: str | UnsetType = UNSET
+    headers: dict[str, str] | UnsetType | None = UNSET
+    allowed_tools: list[str] | MCPToolFilter | UnsetType | None = UNSET
+    require_approval: Literal["always", "never"] | MCPApprovalFilter | UnsetType | None = UNSET
+
+
 class ToolChoiceFunction(Wire, kw_only=True, tag_field="type", tag="function"):
     name: str
+
+
+class ToolChoiceMCP(Wire, kw_only=True, tag_field="type", tag="mcp"):
+    server_label: str
+    name: str | None = None
 
 
 class ToolChoiceAllowed(Wire, kw_only=True, tag_field="type", tag="allowed_tools"):
@@ -70,7 +109,8 @@ class ToolChoiceAllowed(Wire, kw_only=True, tag_field="type", tag="allowed_tools
     tools: list[JsonObject]
 
 
-ToolChoice = Literal["none", "auto", "required"] | ToolChoiceFunction | ToolChoiceAllowed
+ToolChoice = Literal["none", "auto", "required"] | ToolChoiceFunction | ToolChoiceAllowed | ToolChoiceMCP
+ResponseTool = FunctionTool | MCPTool
 
 # ----------------------------------------------------------------------------------------- text and reasoning
 
@@ -186,7 +226,7 @@ class ResponseObject(Wire, kw_only=True):
     temperature: float | None = None
     text: TextConfig = field(default_factory=TextConfig)
     tool_choice: ToolChoice = "auto"
-    tools: list[FunctionTool] = []
+    tools: list[ResponseTool] = []
     top_p: float | None = None
     truncation: Literal["auto", "disabled"] = "disabled"
     # Left out, not null, until known: OpenAI's schema does not let it be null.

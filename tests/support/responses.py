@@ -32,8 +32,9 @@ def assert_event_stream(events: list[dict[str, Any]], *, failed: bool = False) -
     """Every event valid against OpenAI's schema and in OpenAI's order; returns the final response.
 
     Sequence numbers count from 0; each output item is added, then filled, then done, under one id and
-    output index; the final response's output is exactly the items that were done (or, for a failed
-    stream, ends with `response.failed` and an `error` event).
+    output index (an `mcp_call` in OpenAI's order: in progress, its arguments, then completed or failed); the
+    final response's output is exactly the items that were done (or, for a failed stream, ends with
+    `response.failed` and an `error` event).
     """
     assert events, "no events"
     for position, event in enumerate(events):
@@ -68,6 +69,7 @@ def _check_items(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     done: dict[int, dict[str, Any]] = {}
     texts: dict[tuple[int, int], str] = {}
     arguments: dict[int, str] = {}
+    mcp_steps: dict[int, list[str]] = {}
     for event in events:
         kind, index = event["type"], event.get("output_index")
         assert isinstance(index, int), event
@@ -75,7 +77,8 @@ def _check_items(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             assert index not in added, f"item {index} added twice"
             assert index == len(added), f"item {index} added out of order"
             added[index] = event["item"]
-            assert event["item"]["status"] == "in_progress"
+            # Items without a status (mcp_list_tools, mcp_approval_request) come whole.
+            assert event["item"].get("status", "in_progress") == "in_progress"
             continue
         assert index in added, f"{kind} for item {index} before it was added"
         assert index not in done, f"{kind} for item {index} after it was done"
@@ -86,7 +89,15 @@ def _check_items(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             done[index] = event["item"]
             continue
         assert event["item_id"] == item["id"], (event, item)
-        if kind == "response.function_call_arguments.delta":
+        if kind.startswith("response.mcp_call"):
+            mcp_steps.setdefault(index, []).append(kind.removeprefix("response.mcp_call"))
+        if kind == "response.mcp_call_arguments.delta":
+            arguments[index] = arguments.get(index, "") + event["delta"]
+        elif kind == "response.mcp_call_arguments.done":
+            assert event["arguments"] == arguments.get(index, ""), (event, arguments.get(index))
+        elif kind.startswith("response.mcp_"):
+            pass
+        elif kind == "response.function_call_arguments.delta":
             arguments[index] = arguments.get(index, "") + event["delta"]
         elif kind == "response.function_call_arguments.done":
             assert event["arguments"] == arguments.get(index, ""), (event, arguments.get(index))
@@ -103,4 +114,11 @@ def _check_items(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             assert item["arguments"] == arguments.get(index, ""), item
             assert item["call_id"] == added[index]["call_id"]
             assert item["name"] == added[index]["name"]
+        elif item["type"] == "mcp_call":
+            assert item["arguments"] == arguments.get(index, ""), item
+            ended = ".completed" if item["status"] == "completed" else ".failed"
+            assert mcp_steps.get(index) == [".in_progress", "_arguments.delta", "_arguments.done", ended], (
+                index,
+                mcp_steps.get(index),
+            )
     return done

@@ -1,4 +1,5 @@
-"""The agent loop's running of tools: keep-alives while they run, the parallel limit, and cancellation."""
+"""The agent loop's running of tools: keep-alives while they run, the parallel limit, cancellation, calls held
+for approval and approved ones, and where a kept turn comes back."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from app.agents import loop
 from app.agents.directory import Agent
 from app.agents.loop import AgentRun
 from app.agents.memory import LocalTurnMemory
+from app.agents.toolbox import ApprovedCall, Toolbox, ToolUse
 from app.pipeline.events import (
+    ApprovalRequested,
     ChoiceFinished,
     ChoiceStarted,
     KeepAlive,
@@ -20,6 +23,7 @@ from app.pipeline.events import (
     ToolCallDone,
     ToolCallStarted,
     ToolExecuted,
+    ToolRunning,
     TurnStarted,
 )
 from app.schemas import compile_schema
@@ -158,3 +162,101 @@ async def test_a_client_that_leaves_cancels_the_running_calls() -> None:
 
     assert registry.cancelled == 3
     assert registry.running == 0
+
+
+# ------------------------------------------------------------------------------- a request's own toolbox
+
+
+def toolbox(registry: Registry, *, approval: frozenset[str] = frozenset(), **fields: Any) -> Toolbox:
+    uses = {tool.name: ToolUse(tool, "kit", needs_approval=tool.name in approval) for tool in registry.tools()}
+    return Toolbox(owner="the model", tools=uses, source="responses", **fields)
+
+
+def run_box(box: Toolbox, registry: Registry, request: ChatRequest = REQUEST, **kwargs: Any) -> AgentRun:
+    return AgentRun(
+        agent=box,
+        request=request,
+        overrides=None,
+        timeout=30,
+        registry=registry,  # type: ignore[arg-type]
+        memory=kwargs.get("memory", LocalTurnMemory()),
+        limiter=None,  # type: ignore[arg-type]
+        open_turn=kwargs.get("open_turn", open_turn),
+    )
+
+
+async def test_calls_that_need_approval_are_held_and_end_the_answer() -> None:
+    registry = Registry(delay=0)
+    agent = run_box(toolbox(registry, approval=frozenset({"kit_two"})), registry)
+    await agent.open()
+
+    events = [event for batch in [batch async for batch in agent] for event in batch]
+
+    running = [event.name for event in events if isinstance(event, ToolRunning)]
+    executed = [event.name for event in events if isinstance(event, ToolExecuted)]
+    held = [event for event in events if isinstance(event, ApprovalRequested)]
+    assert running == executed == ["one", "three"]
+    assert held == [ApprovalRequested(server="kit", name="two", arguments="{}")]
+    assert [event for event in events if isinstance(event, ChoiceFinished)] == [ChoiceFinished(0, "stop")]
+    assert agent.tool_rounds == 1
+
+
+async def test_approved_calls_run_before_the_first_round_which_sees_them() -> None:
+    registry = Registry(delay=0)
+    seen: list[ChatRequest] = []
+
+    async def recording(request: ChatRequest, _: Overrides) -> ScriptedTurn:
+        seen.append(request)
+        return ScriptedTurn(request)
+
+    box = toolbox(registry, approved=(ApprovedCall("mcpr_1", "kit_two", '{"x": 1}'),))
+    agent = run_box(box, registry, open_turn=recording)
+    await agent.open()
+    batches = [batch async for batch in agent]
+
+    assert batches[0] == [ToolRunning("mcpr_1", "kit", "two", '{"x": 1}', approval_request_id="mcpr_1")]
+    assert isinstance(batches[1][0], ToolExecuted)
+    assert batches[1][0].approval_request_id == "mcpr_1"
+    messages = seen[0].params.messages
+    assert [type(message).__name__ for message in messages] == ["UserMessage", "AssistantMessage", "ToolMessage"]
+    assert messages[2].tool_call_id == "mcpr_1"  # type: ignore[union-attr]
+    assert agent.tool_rounds == 1
+
+
+def conversation(*messages: dict[str, Any]) -> ChatRequest:
+    return ChatRequest.decode(json.dumps({"model": "agent", "messages": list(messages)}).encode())
+
+
+def call(call_id: str, name: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": "{}"}}
+
+
+async def test_a_kept_turn_comes_back_only_in_place_of_the_clients_view_of_it() -> None:
+    registry = Registry(delay=0)
+    memory = LocalTurnMemory()
+    kept = [
+        {"role": "assistant", "content": None, "tool_calls": [call("call_c", "book"), call("call_s", "kit_one")]},
+        {"role": "tool", "content": "one done", "tool_call_id": "call_s"},
+    ]
+    await memory.remember(["call_c"], json.dumps(kept).encode())
+    user = {"role": "user", "content": "Go"}
+    client_result = {"role": "tool", "content": "booked", "tool_call_id": "call_c"}
+    seen: list[ChatRequest] = []
+
+    async def recording(request: ChatRequest, _: Overrides) -> ScriptedTurn:
+        seen.append(request)
+        return ScriptedTurn(request)
+
+    chat_view = conversation(user, {"role": "assistant", "tool_calls": [call("call_c", "book")]}, client_result)
+    whole = conversation(
+        user,
+        {"role": "assistant", "tool_calls": [call("call_c", "book"), call("mcp_1", "kit_one")]},
+        {"role": "tool", "content": "one done", "tool_call_id": "mcp_1"},
+        client_result,
+    )
+    for request in (chat_view, whole):
+        await run_box(toolbox(registry), registry, request, memory=memory, open_turn=recording).open()
+
+    spliced, left = (request.params.messages for request in seen)
+    assert [getattr(message, "tool_call_id", None) for message in spliced] == [None, None, "call_s", "call_c"]
+    assert [getattr(message, "tool_call_id", None) for message in left] == [None, None, "mcp_1", "call_c"]

@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from app.pipeline.normalise import ChunkNormaliser
+from app.pipeline.normalise import ChunkNormaliser, completion_events, normalise_completion
 from app.responses.decode import decode_request
 from app.responses.events import ResponseCreated, encode_event
-from app.responses.from_chat import new_response, response_from_completion
-from app.responses.stream import ResponseEventWriter
+from app.responses.from_chat import new_response
+from app.responses.stream import ResponseEventWriter, render
 from providers.errors import UpstreamError, UpstreamRateLimited
 from providers.schema import ChatCompletion, ChatCompletionChunk
 from tests.support.responses import assert_event_stream
@@ -273,7 +273,7 @@ def test_streamed_and_whole_answers_have_the_same_output() -> None:
         },
         ChatCompletion,
     )
-    whole = msgspec.to_builtins(response_from_completion(writer().response, completion))
+    whole = msgspec.to_builtins(render(writer().response, [completion_events(normalise_completion(completion))]))
 
     def without_ids(output: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{key: value for key, value in item.items() if key != "id"} for item in output]

@@ -8,9 +8,11 @@ from typing import Any
 import msgspec
 import pytest
 
+from app.pipeline.normalise import completion_events, normalise_completion
 from app.responses.decode import decode_request
-from app.responses.from_chat import new_response, response_from_completion
+from app.responses.from_chat import new_response
 from app.responses.items import FunctionCallInput, InputMessage
+from app.responses.stream import render
 from app.responses.to_chat import chat_request
 from providers.errors import InvalidRequest
 from providers.schema import ChatCompletion
@@ -27,7 +29,7 @@ TOOL: dict[str, Any] = {
 
 def upstream_body(request: dict[str, Any], history: list[Any] | None = None) -> dict[str, Any]:
     """The chat body an upstream gets for a Responses request (continuing `history`)."""
-    chat = chat_request(decode_request(json.dumps({"model": "mock/text", **request}).encode()), history or [])
+    chat = chat_request(decode_request(json.dumps({"model": "mock/text", **request}).encode()), history or []).request
     body: dict[str, Any] = json.loads(chat.upstream_body("upstream-model"))
     return body
 
@@ -453,7 +455,9 @@ def completion(
 
 def answer(message: dict[str, Any], finish_reason: str = "stop", **request: Any) -> dict[str, Any]:
     parsed = decode_request(json.dumps({"model": "openrouter/some-model", "input": "Hi", **request}).encode())
-    response = response_from_completion(new_response(parsed), completion(message, finish_reason))
+    response = render(
+        new_response(parsed), [completion_events(normalise_completion(completion(message, finish_reason)))]
+    )
     body: dict[str, Any] = json.loads(msgspec.json.encode(response))
     assert_valid(body, "Response")
     return body
@@ -553,7 +557,8 @@ def test_usage_in_the_responses_api_names() -> None:
         "completion_tokens_details": {"reasoning_tokens": 31},
     }
 
-    response = response_from_completion(new_response(parsed), completion({"content": "Hi"}, usage=usage))
+    answered = normalise_completion(completion({"content": "Hi"}, usage=usage))
+    response = render(new_response(parsed), [completion_events(answered)])
 
     assert msgspec.to_builtins(response.usage) == {
         "input_tokens": 306,

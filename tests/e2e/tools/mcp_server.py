@@ -14,11 +14,12 @@ from typing import Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 
 server = MCPServer("test-tools")
 
 
-@server.tool(description="Add two integers.")
+@server.tool(description="Add two integers.", annotations=ToolAnnotations(readOnlyHint=True))
 def add(a: int, b: int) -> int:
     return a + b
 
