@@ -29,10 +29,10 @@ from app.api.agents import create_agent, delete_agent, list_agents, replace_agen
 from app.api.chat import ChatCompletions
 from app.api.direct import DirectRoutes
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
-from app.api.messages import count_message_tokens, create_message
+from app.api.messages import CreateMessage, count_message_tokens
 from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
-from app.api.responses import create_response, delete_response, retrieve_response
+from app.api.responses import CreateResponse, delete_response, retrieve_response
 from app.api.tools import invoke_tool, list_invocations, list_tools, retrieve_tool, tool_schema, watch_invocations
 from app.api.toolsets import (
     create_toolset,
@@ -168,10 +168,8 @@ def create_app(
     admin_key = settings.admin_key
     app = Litestar(
         route_handlers=[
-            create_response,
             retrieve_response,
             delete_response,
-            create_message,
             count_message_tokens,
             list_models,
             retrieve_model,
@@ -222,7 +220,11 @@ def create_app(
     # The model endpoints the router exists for are answered below the framework (`app.api.direct`).
     direct = DirectRoutes(
         app.asgi_handler,
-        {"/v1/chat/completions": ChatCompletions(pipeline)},
+        {
+            "/v1/chat/completions": ChatCompletions(pipeline),
+            "/v1/responses": CreateResponse(pipeline, shared.responses, tools, agents),
+            "/v1/messages": CreateMessage(pipeline),
+        },
         max_body=settings.max_request_bytes,
     )
     intake = RequestIntake(direct, settings)

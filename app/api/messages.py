@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from litestar import Request, Response, post
-from litestar.response import Stream
 
 from app.access.gate import admit
 from app.access.limits import RateLimiter
+from app.api.direct import JsonReply, StreamReply
 from app.api.inject import Injected
-from app.api.routed import event_stream, request_overrides, route_headers
+from app.api.routed import request_overrides, route_headers
 from app.context import current
 from app.errors import anthropic_exception_handlers, as_router_error
 from app.messages.decode import decode_request
@@ -27,46 +27,44 @@ from app.messages.from_chat import message_from_completion
 from app.messages.stream import MessageEventWriter, encode_events
 from app.messages.to_chat import chat_request
 from app.messages.tokens import estimate_input_tokens
-from app.pipeline.answering import AnswerPipeline
 from providers.anthropic_schema import CountTokensResponse
 from providers.errors import RouterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from app.api.direct import Headers, Reply
+    from app.pipeline.answering import AnswerPipeline
     from app.pipeline.turns import AnswerStream
 
-__all__ = ["count_message_tokens", "create_message"]
+__all__ = ["CreateMessage", "count_message_tokens"]
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
 
 
-@post("/v1/messages", status_code=200, exception_handlers=anthropic_exception_handlers)  # type: ignore[arg-type]
-async def create_message(
-    request: Request[Any, Any, Any], pipeline: Injected[AnswerPipeline]
-) -> Response[bytes] | Stream:
-    parsed = decode_request(await request.body())
-    current().model = parsed.model
-    chat = chat_request(parsed)
-    overrides, models = request_overrides(request.headers), [(parsed.model, "model")]
-    if parsed.stream is True:
-        stream = await pipeline.stream(chat, overrides, models)
-        writer = MessageEventWriter(parsed.model, stream.target.provider.name)
-        response = event_stream(_frames(stream, writer), stream.target, stream.attempts)
-        response.headers["request-id"] = current().request_id
-        return response
-    answer = await pipeline.complete(chat, overrides, models)
-    message = message_from_completion(answer.completion, model=parsed.model, provider=answer.target.provider.name)
-    return Response(
-        _encoder.encode(message),
-        media_type="application/json",
-        headers={
-            **route_headers(answer.target, answer.attempts, answer.tool_rounds),
-            "request-id": current().request_id,
-        },
-    )
+class CreateMessage:
+    """`POST /v1/messages`, answered directly on the ASGI channel (`app.api.direct`)."""
+
+    def __init__(self, pipeline: AnswerPipeline) -> None:
+        self.pipeline = pipeline
+
+    async def __call__(self, headers: Headers, body: bytes) -> Reply:
+        parsed = decode_request(body)
+        context = current()
+        context.model = parsed.model
+        chat = chat_request(parsed)
+        overrides, models = request_overrides(headers), [(parsed.model, "model")]
+        if parsed.stream is True:
+            stream = await self.pipeline.stream(chat, overrides, models)
+            writer = MessageEventWriter(parsed.model, stream.target.provider.name)
+            routed = route_headers(stream.target, stream.attempts)
+            return StreamReply(_frames(stream, writer), {**routed, "request-id": context.request_id})
+        answer = await self.pipeline.complete(chat, overrides, models)
+        message = message_from_completion(answer.completion, model=parsed.model, provider=answer.target.provider.name)
+        routed = route_headers(answer.target, answer.attempts, answer.tool_rounds)
+        return JsonReply(_encoder.encode(message), {**routed, "request-id": context.request_id})
 
 
 @post("/v1/messages/count_tokens", status_code=200, exception_handlers=anthropic_exception_handlers)  # type: ignore[arg-type]

@@ -11,21 +11,19 @@ in OpenAI's envelope; once a stream has started, a failure ends it with `respons
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import Response, delete, get
 from litestar.params import FromPath
-from litestar.response import Stream
 
 from app.access.gate import admit
 from app.access.limits import RateLimiter
-from app.agents.directory import AgentDirectory
+from app.api.direct import JsonReply, StreamReply
 from app.api.inject import Injected
-from app.api.routed import event_stream, request_overrides, route_headers
+from app.api.routed import request_overrides, route_headers
 from app.context import current
 from app.errors import as_router_error
-from app.pipeline.answering import AnswerPipeline
 from app.responses.decode import decode_request
 from app.responses.events import encode_event
 from app.responses.from_chat import new_response
@@ -33,65 +31,69 @@ from app.responses.mcp import request_servers
 from app.responses.store import ResponseStore, StoredResponse
 from app.responses.stream import ResponseEventWriter, render
 from app.responses.to_chat import chat_request
-from app.tools.registry import ToolRegistry
 from providers.errors import InvalidRequest, ResponseNotFound, RouterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
+    from app.agents.directory import AgentDirectory
+    from app.api.direct import Headers, Reply
+    from app.pipeline.answering import AnswerPipeline
     from app.pipeline.turns import AnswerStream
     from app.responses.decode import ResponsesRequest
     from app.responses.events import Event
     from app.responses.items import InputItem
     from app.responses.wire import ResponseObject
+    from app.tools.registry import ToolRegistry
 
-__all__ = ["create_response", "delete_response", "retrieve_response"]
+__all__ = ["CreateResponse", "delete_response", "retrieve_response"]
 
 log = logging.getLogger(__name__)
 
 _encoder = msgspec.json.Encoder()
 
 
-@post("/v1/responses", status_code=200)
-async def create_response(
-    request: Request[Any, Any, Any],
-    pipeline: Injected[AnswerPipeline],
-    responses: Injected[ResponseStore],
-    tools: Injected[ToolRegistry],
-    agents: Injected[AgentDirectory],
-) -> Response[bytes] | Stream:
-    parsed = decode_request(await request.body())
-    context = current()
-    context.model = parsed.create.model
-    history = await _history(responses, parsed, context.key_name)
-    servers = request_servers(parsed, tools, context.client)
-    if servers.servers and agents.get(parsed.create.model) is not None:
-        raise InvalidRequest(
-            f"The model '{parsed.create.model}' is an agent, which runs its own tools: name a model, not an "
-            "agent, to use `mcp` tools.",
-            param=servers.servers[0].where,
-            code="invalid_value",
-        )
-    translation = chat_request(parsed, history, servers)
-    conversation = [*history, *parsed.input]
-    toolbox = servers.toolbox(translation.approved)
-    listings = servers.listings(conversation)
-    chat = translation.request
-    overrides, models = request_overrides(request.headers), [(parsed.create.model, "model")]
-    store = responses if parsed.store else None
-    if parsed.stream:
-        stream = await pipeline.stream(chat, overrides, models, toolbox=toolbox)
-        writer = ResponseEventWriter(new_response(parsed), listings)
-        return event_stream(_events(stream, writer, store, conversation), stream.target, stream.attempts)
-    answer = await pipeline.complete(chat, overrides, models, toolbox=toolbox)
-    response = render(new_response(parsed), answer.events(), listings)
-    if store is not None:
-        await _remember(store, response, conversation)
-    return Response(
-        _encoder.encode(response),
-        media_type="application/json",
-        headers=route_headers(answer.target, answer.attempts, answer.tool_rounds),
-    )
+class CreateResponse:
+    """`POST /v1/responses`, answered directly on the ASGI channel (`app.api.direct`)."""
+
+    def __init__(
+        self, pipeline: AnswerPipeline, responses: ResponseStore, tools: ToolRegistry, agents: AgentDirectory
+    ) -> None:
+        self.pipeline = pipeline
+        self.responses = responses
+        self.tools = tools
+        self.agents = agents
+
+    async def __call__(self, headers: Headers, body: bytes) -> Reply:
+        parsed = decode_request(body)
+        context = current()
+        context.model = parsed.create.model
+        history = await _history(self.responses, parsed, context.key_name)
+        servers = request_servers(parsed, self.tools, context.client)
+        if servers.servers and self.agents.get(parsed.create.model) is not None:
+            raise InvalidRequest(
+                f"The model '{parsed.create.model}' is an agent, which runs its own tools: name a model, not an "
+                "agent, to use `mcp` tools.",
+                param=servers.servers[0].where,
+                code="invalid_value",
+            )
+        translation = chat_request(parsed, history, servers)
+        conversation = [*history, *parsed.input]
+        toolbox = servers.toolbox(translation.approved)
+        listings = servers.listings(conversation)
+        chat = translation.request
+        overrides, models = request_overrides(headers), [(parsed.create.model, "model")]
+        store = self.responses if parsed.store else None
+        if parsed.stream:
+            stream = await self.pipeline.stream(chat, overrides, models, toolbox=toolbox)
+            writer = ResponseEventWriter(new_response(parsed), listings)
+            frames = _events(stream, writer, store, conversation)
+            return StreamReply(frames, route_headers(stream.target, stream.attempts))
+        answer = await self.pipeline.complete(chat, overrides, models, toolbox=toolbox)
+        response = render(new_response(parsed), answer.events(), listings)
+        if store is not None:
+            await _remember(store, response, conversation)
+        return JsonReply(_encoder.encode(response), route_headers(answer.target, answer.attempts, answer.tool_rounds))
 
 
 @get("/v1/responses/{response_id:str}")

@@ -2,8 +2,7 @@
 
 A client may bound one request with `x-llm-router-timeout` (seconds, the whole request) and
 `x-llm-router-max-attempts` (attempts per target). Every routed answer names the target that served it in
-`x-llm-router-target` and the upstream attempts it took in `x-llm-router-attempts`; a streamed one goes
-out as server-sent events that no proxy should buffer.
+`x-llm-router-target` and the upstream attempts it took in `x-llm-router-attempts`.
 """
 
 from __future__ import annotations
@@ -11,13 +10,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, TypeVar
 
-from litestar.response import Stream
-
 from app.routing import Overrides
 from providers.errors import InvalidRequest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from app.routing import RouteTarget
     from providers.request import ChatRequest
@@ -25,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ATTEMPTS_HEADER",
     "TIMEOUT_HEADER",
-    "event_stream",
     "request_overrides",
     "requested_models",
     "route_headers",
@@ -34,9 +30,6 @@ __all__ = [
 TIMEOUT_HEADER = "x-llm-router-timeout"
 MAX_ATTEMPTS_HEADER = "x-llm-router-max-attempts"
 N = TypeVar("N", int, float)
-
-
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def request_overrides(headers: Mapping[str, str]) -> Overrides | None:
@@ -66,11 +59,6 @@ def route_headers(target: RouteTarget, attempts: int, tool_rounds: int | None = 
     if tool_rounds is not None:
         headers["x-llm-router-tool-rounds"] = str(tool_rounds)
     return headers
-
-
-def event_stream(body: AsyncIterator[bytes], target: RouteTarget, attempts: int) -> Stream:
-    """The server-sent events response for a routed stream."""
-    return Stream(body, media_type="text/event-stream", headers=_SSE_HEADERS | route_headers(target, attempts))
 
 
 def _header_number(name: str, value: str | None, kind: Callable[[str], N], expected: str) -> N | None:
