@@ -25,14 +25,18 @@ schema is refused with a message that says so), and `format` is an annotation, a
 the tool-call guard always treated it. No schema is ever fetched: a `$ref` must point inside the schema
 or at a standard meta-schema.
 
-What cannot be made linear is capped, and a schema or value past a cap is refused, never half-checked:
+What cannot be made linear is capped (`[schemas]` settings, `SchemaSettings`), and a schema or value past a
+cap is refused, never half-checked:
 
-- a schema: at most `MAX_SCHEMA_VALUES` JSON values, nested at most `MAX_DEPTH` levels, with at most
-  `MAX_PATTERNS` regular expressions, each compiling to at most `MAX_PATTERN_BYTES`;
-- a value to validate: nested at most `MAX_DEPTH` levels (the validator recurses in native code, where
+- a schema: at most `max_values` JSON values, nested at most `max_depth` levels, with at most
+  `max_patterns` regular expressions, each compiling to at most `max_pattern_bytes`;
+- a value to validate: nested at most `max_depth` levels (the validator recurses in native code, where
   running out of stack would kill the worker, and a recursive schema can follow any depth);
-- the cache: compiled schemas are kept up to an estimated `CACHE_BYTES` of memory, least recently used
+- the cache: compiled schemas are kept up to an estimated `cache_bytes` of memory, least recently used
   first out.
+
+`SchemaCompiler` holds the limits and the cache: the application builds one and hands it to whatever checks
+schemas (the request decoders, the tool-call guard, the tool registry).
 """
 
 from __future__ import annotations
@@ -47,38 +51,20 @@ from typing import TYPE_CHECKING, Any, Final
 import jsonschema_rs
 import msgspec
 
+from app.settings import SchemaSettings
 from providers.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = [
-    "CACHE_BYTES",
-    "MAX_DEPTH",
-    "MAX_PATTERNS",
-    "MAX_PATTERN_BYTES",
-    "MAX_SCHEMA_VALUES",
-    "Problem",
-    "Schema",
-    "SchemaInvalid",
-    "check_tool_schemas",
-    "compile_schema",
-]
-
-MAX_SCHEMA_VALUES: Final = 10_000
-MAX_DEPTH: Final = 64
-MAX_PATTERNS: Final = 32
-MAX_PATTERN_BYTES: Final = 256 * 1024
-CACHE_BYTES: Final = 64 * 1024 * 1024
+__all__ = ["Problem", "Schema", "SchemaCompiler", "SchemaInvalid"]
 
 # A match keeps a lazy DFA per regex; past this size it starts afresh, and past that falls back to the
 # slower, still linear, NFA simulation.
 _DFA_BYTES: Final = 64 * 1024
-_REGEX: Final = jsonschema_rs.RegexOptions(size_limit=MAX_PATTERN_BYTES, dfa_size_limit=_DFA_BYTES)
-# Memory a compiled schema is taken to hold, for the cache's budget: a pattern at its worst (forward and
-# reverse programs, each up to the size limit, and their DFAs), and per JSON value a little more than the
-# 360 bytes measured on large schemas.
-_PATTERN_WEIGHT: Final = 2 * (MAX_PATTERN_BYTES + _DFA_BYTES)
+# Memory a compiled schema is taken to hold, for the cache's budget: per JSON value a little more than the
+# 360 bytes measured on large schemas; a pattern at its worst, forward and reverse programs each up to the
+# size limit, and their DFAs.
 _VALUE_WEIGHT: Final = 512
 _MESSAGE_CHARS: Final = 300
 
@@ -114,14 +100,15 @@ class Problem:
 class Schema:
     """A compiled schema. `first_error` is safe on any value: it answers, in bounded time, or says why not."""
 
-    __slots__ = ("_validator",)
+    __slots__ = ("_max_depth", "_validator")
 
-    def __init__(self, validator: jsonschema_rs.Validator) -> None:
+    def __init__(self, validator: jsonschema_rs.Validator, max_depth: int) -> None:
         self._validator = validator
+        self._max_depth = max_depth
 
     def first_error(self, instance: Any) -> Problem | None:
         """What is wrong with `instance` (JSON as Python values), or None when it is valid."""
-        unfit = _unfit(instance)
+        unfit = _unfit(instance, self._max_depth)
         if unfit is not None:
             return unfit
         try:
@@ -135,43 +122,69 @@ class Schema:
         return _problem(_most_relevant(error))
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Schema:
-    """The compiled form of `schema`, from the cache when the same schema was compiled before.
+class SchemaCompiler:
+    """Compiles schemas within the configured limits, and keeps what it compiled (refusals too)."""
 
-    Raises `SchemaInvalid` when the schema cannot be used (a refusal is cached too: sending the same bad
-    schema again costs a lookup, not a compile).
-    """
-    try:
-        key = _canonical.encode(schema)
-    except (TypeError, ValueError) as exc:
-        raise SchemaInvalid("", _sentence(f"The schema is not JSON: {exc}")) from None
-    compiled = _cache.get(key)
-    if compiled is None:
-        compiled, weight = _compile(msgspec.json.decode(key))
-        _cache.put(key, compiled, weight + len(key))
-    if isinstance(compiled, _Refusal):
-        raise SchemaInvalid(compiled.path, compiled.message)
-    return compiled
+    def __init__(self, settings: SchemaSettings | None = None) -> None:
+        self.settings = settings = settings or SchemaSettings()
+        self._regex = jsonschema_rs.RegexOptions(size_limit=settings.max_pattern_bytes, dfa_size_limit=_DFA_BYTES)
+        self._pattern_weight = 2 * (settings.max_pattern_bytes + _DFA_BYTES)
+        self._cache = _Cache(settings.cache_bytes)
 
+    def compile(self, schema: Mapping[str, Any]) -> Schema:
+        """The compiled form of `schema`, from the cache when the same schema was compiled before.
 
-def check_tool_schemas(tools: Iterable[tuple[str, str, object]]) -> None:
-    """Refuse a request with a function tool whose parameters schema is unusable, before anything is sent.
-
-    `tools` holds, for each function tool, where its schema sits in the request (the `param`), the
-    function's name and the schema (None or unset when the tool has none).
-    """
-    for param, name, schema in tools:
-        if not isinstance(schema, dict):
-            continue
+        Raises `SchemaInvalid` when the schema cannot be used (a refusal is cached too: sending the same bad
+        schema again costs a lookup, not a compile).
+        """
         try:
-            compile_schema(schema)
+            key = _canonical.encode(schema)
+        except (TypeError, ValueError) as exc:
+            raise SchemaInvalid("", _sentence(f"The schema is not JSON: {exc}")) from None
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled, weight = self._compile(msgspec.json.decode(key))
+            self._cache.put(key, compiled, weight + len(key))
+        if isinstance(compiled, _Refusal):
+            raise SchemaInvalid(compiled.path, compiled.message)
+        return compiled
+
+    def check_tool_schemas(self, tools: Iterable[tuple[str, str, object]]) -> None:
+        """Refuse a request with a function tool whose parameters schema is unusable, before anything is sent.
+
+        `tools` holds, for each function tool, where its schema sits in the request (the `param`), the
+        function's name and the schema (None or unset when the tool has none).
+        """
+        for param, name, schema in tools:
+            if not isinstance(schema, dict):
+                continue
+            try:
+                self.compile(schema)
+            except SchemaInvalid as exc:
+                where = f" at {exc.path}" if exc.path else ""
+                raise InvalidRequest(
+                    f"Invalid schema for function {name!r}{where}: {exc.message}",
+                    param=param,
+                    code="invalid_function_parameters",
+                ) from None
+
+    def _compile(self, schema: Any) -> tuple[Schema | _Refusal, int]:
+        """Compile a decoded schema, with the weight its cache entry counts for."""
+        settings = self.settings
+        try:
+            shape = _measure(schema, settings)
+            try:
+                validator = jsonschema_rs.validator_for(
+                    schema, pattern_options=self._regex, validate_formats=False, offline=True
+                )
+            except jsonschema_rs.ValidationError as exc:
+                raise _invalid(schema, exc, shape.references, settings) from None
+            except ValueError as exc:  # the library's own recursion limit; `_measure` keeps schemas under it
+                raise SchemaInvalid("", _sentence(str(exc))) from None
         except SchemaInvalid as exc:
-            where = f" at {exc.path}" if exc.path else ""
-            raise InvalidRequest(
-                f"Invalid schema for function {name!r}{where}: {exc.message}",
-                param=param,
-                code="invalid_function_parameters",
-            ) from None
+            return _Refusal(exc.path, exc.message), 0
+        weight = shape.values * _VALUE_WEIGHT + shape.patterns * self._pattern_weight
+        return Schema(validator, settings.max_depth), weight
 
 
 # ---------------------------------------------------------------------------------------------- compiling
@@ -185,23 +198,6 @@ class _Refusal:
     message: str
 
 
-def _compile(schema: Any) -> tuple[Schema | _Refusal, int]:
-    """Compile a decoded schema, with the weight its cache entry counts for."""
-    try:
-        shape = _measure(schema)
-        try:
-            validator = jsonschema_rs.validator_for(
-                schema, pattern_options=_REGEX, validate_formats=False, offline=True
-            )
-        except jsonschema_rs.ValidationError as exc:
-            raise _invalid(schema, exc, shape.references) from None
-        except ValueError as exc:  # the library's own recursion limit; `_measure` keeps schemas under it
-            raise SchemaInvalid("", _sentence(str(exc))) from None
-    except SchemaInvalid as exc:
-        return _Refusal(exc.path, exc.message), 0
-    return Schema(validator), shape.values * _VALUE_WEIGHT + shape.patterns * _PATTERN_WEIGHT
-
-
 _Reference = tuple[tuple[str | int, ...], str]  # where a `$ref` is, and what it says
 
 
@@ -212,7 +208,7 @@ class _Shape:
     references: list[_Reference] = field(default_factory=list)  # (path, `$ref`) in document order
 
 
-def _measure(schema: Any) -> _Shape:
+def _measure(schema: Any, limits: SchemaSettings) -> _Shape:
     """Count a schema's values and regular expressions, find its references; `SchemaInvalid` past a limit.
 
     Containers are counted whole before their contents are looked at, so a huge one is refused at once.
@@ -223,11 +219,11 @@ def _measure(schema: Any) -> _Shape:
         value, path = stack.pop()
         if not isinstance(value, (dict, list)):
             continue
-        if len(path) >= MAX_DEPTH:
-            raise SchemaInvalid(_path(path), f"The schema is nested deeper than {MAX_DEPTH} levels.")
+        if len(path) >= limits.max_depth:
+            raise SchemaInvalid(_path(path), f"The schema is nested deeper than {limits.max_depth} levels.")
         shape.values += len(value)
-        if shape.values > MAX_SCHEMA_VALUES:
-            raise SchemaInvalid("", f"The schema has more than {MAX_SCHEMA_VALUES} values.")
+        if shape.values > limits.max_values:
+            raise SchemaInvalid("", f"The schema has more than {limits.max_values} values.")
         if isinstance(value, list):
             stack.extend((value[index], (*path, index)) for index in reversed(range(len(value))))
             continue
@@ -236,12 +232,14 @@ def _measure(schema: Any) -> _Shape:
         if isinstance(ref, str):
             shape.references.append(((*path, "$ref"), ref))
         stack.extend((child, (*path, key)) for key, child in reversed(value.items()))
-    if shape.patterns > MAX_PATTERNS:
-        raise SchemaInvalid("", f"The schema has more than {MAX_PATTERNS} regular expressions.")
+    if shape.patterns > limits.max_patterns:
+        raise SchemaInvalid("", f"The schema has more than {limits.max_patterns} regular expressions.")
     return shape
 
 
-def _invalid(schema: Any, error: jsonschema_rs.ValidationError, references: list[_Reference]) -> SchemaInvalid:
+def _invalid(
+    schema: Any, error: jsonschema_rs.ValidationError, references: list[_Reference], limits: SchemaSettings
+) -> SchemaInvalid:
     """The `SchemaInvalid` for a compile error: where in the schema, in the router's words where it can."""
     if isinstance(error.kind, _Kind.Referencing):
         return _unresolved(schema, error.kind.error.message, references)
@@ -252,7 +250,7 @@ def _invalid(schema: Any, error: jsonschema_rs.ValidationError, references: list
             path,
             f"{error.instance!r} is not a regular expression the router can run: it must be valid ECMA 262 "
             "syntax without lookaround or backreferences, and compile to at most "
-            f"{MAX_PATTERN_BYTES // 1024} KiB (a wide repetition such as `.{{1,5000}}` is better said with "
+            f"{limits.max_pattern_bytes // 1024} KiB (a wide repetition such as `.{{1,5000}}` is better said with "
             "`maxLength`).",
         )
     return SchemaInvalid(path, _sentence(error.message))
@@ -340,8 +338,8 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else f"{text}."
 
 
-def _unfit(value: Any) -> Problem | None:
-    """What makes a value unfit for the validator, without recursing: nesting deeper than `MAX_DEPTH`, or a
+def _unfit(value: Any, max_depth: int) -> Problem | None:
+    """What makes a value unfit for the validator, without recursing: nesting deeper than `max_depth`, or a
     number that is not finite (JSON's `1e400` decodes to infinity, which the validator would let through)."""
     if not isinstance(value, _CONTAINERS):
         return Problem("", f"{value!r} is not a finite number.") if _not_finite(value) else None
@@ -350,8 +348,8 @@ def _unfit(value: Any) -> Problem | None:
         container, path = stack.pop()
         for key, child in container.items() if isinstance(container, dict) else enumerate(container):
             if isinstance(child, _CONTAINERS):
-                if len(path) + 1 >= MAX_DEPTH:
-                    return Problem(_path((*path, key)), f"The value is nested deeper than {MAX_DEPTH} levels.")
+                if len(path) + 1 >= max_depth:
+                    return Problem(_path((*path, key)), f"The value is nested deeper than {max_depth} levels.")
                 stack.append((child, (*path, key)))
             elif _not_finite(child):
                 return Problem(_path((*path, key)), f"{child!r} is not a finite number.")
@@ -391,6 +389,3 @@ class _Cache:
             while self._weight > self._budget and len(self._entries) > 1:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._weight -= evicted
-
-
-_cache = _Cache(CACHE_BYTES)

@@ -52,6 +52,7 @@ from app.records import SqliteRecordStore, default_database
 from app.registry import build_providers
 from app.routing import Planner
 from app.routing import Router as ModelRouter
+from app.schemas import SchemaCompiler
 from app.services import Services
 from app.settings import load_settings
 from app.shared import SharedState
@@ -101,9 +102,10 @@ def create_app(
     planner = Planner(providers, catalog, settings)
     metrics = Metrics(redis=settings.redis_url is not None, labels=_model_labels(settings))
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
-    router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
+    schemas = SchemaCompiler(settings.schemas)
+    router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics), schemas=schemas)
     redactor = Redactor(configured_secrets(settings, providers))
-    tools = tool_registry(settings, shared, metrics, redactor)
+    tools = tool_registry(settings, shared, metrics, redactor, schemas)
     agents = AgentDirectory(
         settings.agents,
         names=ModelNames.of(settings, providers),
@@ -120,6 +122,7 @@ def create_app(
     )
     services = Services(
         settings=settings,
+        schemas=schemas,
         router=router,
         pipeline=pipeline,
         agents=agents,
@@ -221,9 +224,9 @@ def create_app(
     direct = DirectRoutes(
         app.asgi_handler,
         {
-            "/v1/chat/completions": ChatCompletions(pipeline),
-            "/v1/responses": CreateResponse(pipeline, shared.responses, tools, agents),
-            "/v1/messages": CreateMessage(pipeline),
+            "/v1/chat/completions": ChatCompletions(pipeline, schemas),
+            "/v1/responses": CreateResponse(pipeline, shared.responses, tools, agents, schemas),
+            "/v1/messages": CreateMessage(pipeline, schemas),
         },
         max_body=settings.max_request_bytes,
     )
@@ -254,6 +257,7 @@ def _dependencies(services: Services) -> dict[str, Provide]:
         "lifecycle": services.lifecycle,
         "shared": services.shared,
         "metrics": services.metrics,
+        "schemas": services.schemas,
     }
     return _provided(provided)
 
@@ -262,7 +266,9 @@ def _provided(provided: dict[str, Any]) -> dict[str, Provide]:
     return {name: Provide(_constant(value), use_cache=True, sync_to_thread=False) for name, value in provided.items()}
 
 
-def tool_registry(settings: Settings, shared: SharedState, metrics: Metrics, redactor: Redactor) -> ToolRegistry:
+def tool_registry(
+    settings: Settings, shared: SharedState, metrics: Metrics, redactor: Redactor, schemas: SchemaCompiler
+) -> ToolRegistry:
     """The tool registry, its toolsets and invocations kept in Redis when configured, else in SQLite and the
     worker's memory."""
     tools = settings.tools
@@ -277,6 +283,7 @@ def tool_registry(settings: Settings, shared: SharedState, metrics: Metrics, red
         invocations=invocations,
         limiter=shared.limiter,
         egress=EgressClient(allow_private_networks=tools.allow_private_networks),
+        schemas=schemas,
         config_toolsets=settings.toolsets,
         observer=metrics,
         secrets=redactor.add,

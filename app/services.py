@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from app.pipeline.answering import AnswerPipeline
     from app.responses.store import ResponseStore
     from app.routing import HealthBoard, Planner, Router
+    from app.schemas import SchemaCompiler
     from app.settings import Settings
     from app.shared import SharedState
     from app.telemetry.logs import Redactor
@@ -24,6 +25,7 @@ __all__ = ["Services"]
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
+    schemas: SchemaCompiler
     router: Router
     pipeline: AnswerPipeline
     agents: AgentDirectory

@@ -45,6 +45,7 @@ __all__ = [
     "RedisSettings",
     "ResponseStoreSettings",
     "RoutingSettings",
+    "SchemaSettings",
     "Settings",
     "TargetSettings",
     "ToolSettings",
@@ -231,6 +232,22 @@ class ToolSettings(_Table):
     never connects to a URL a client sends."""
 
 
+class SchemaSettings(_Table):
+    """`[schemas]`: bounds on the JSON Schemas clients and operators send (tool parameters), so that checking
+    one, or a value against one, always takes bounded time and memory. A schema past a bound is refused."""
+
+    max_values: int = Field(default=10_000, ge=10)
+    """JSON values (objects, arrays, strings, numbers...) one schema may hold."""
+    max_depth: int = Field(default=64, ge=4, le=256)
+    """Levels a schema, or a value checked against one, may nest."""
+    max_patterns: int = Field(default=32, ge=0)
+    """Regular expressions (`pattern`, `patternProperties`) one schema may hold."""
+    max_pattern_bytes: int = Field(default=256 * 1024, ge=1024)
+    """Compiled size of one regular expression (a wide repetition such as `.{1,5000}` is large)."""
+    cache_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    """Memory the compiled schemas kept for reuse may take (an estimate), least recently used out first."""
+
+
 class AgentSettings(_Table):
     """`[agents.<name>]`: a model name clients use for a model that runs registry tools itself."""
 
@@ -295,6 +312,7 @@ class Settings(BaseSettings):
     """Redis shared by every worker and instance (rate limits, target health); local state without it."""
     redis: RedisSettings = RedisSettings()
     tools: ToolSettings = ToolSettings()
+    schemas: SchemaSettings = SchemaSettings()
     agents: dict[str, AgentSettings] = Field(default_factory=dict)
     """`[agents.<name>]` tables: models that run registry tools themselves."""
     toolsets: dict[str, dict[str, Any]] = Field(default_factory=dict)

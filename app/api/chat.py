@@ -16,7 +16,6 @@ from app.chat.render import ChunkWriter
 from app.context import current
 from app.errors import as_router_error
 from app.routing.guard import function_schemas
-from app.schemas import check_tool_schemas
 from providers.errors import RouterError
 from providers.request import ChatRequest
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from app.api.direct import Headers, Reply
     from app.pipeline.answering import AnswerPipeline
     from app.pipeline.turns import AnswerStream
+    from app.schemas import SchemaCompiler
 
 __all__ = ["ChatCompletions"]
 
@@ -37,12 +37,13 @@ _encoder = msgspec.json.Encoder()
 class ChatCompletions:
     """The endpoint: one chat completion, whole or streamed."""
 
-    def __init__(self, pipeline: AnswerPipeline) -> None:
+    def __init__(self, pipeline: AnswerPipeline, schemas: SchemaCompiler) -> None:
         self.pipeline = pipeline
+        self.schemas = schemas
 
     async def __call__(self, headers: Headers, body: bytes) -> Reply:
         chat_request = ChatRequest.decode(body)
-        check_tool_schemas(function_schemas(chat_request.params))
+        self.schemas.check_tool_schemas(function_schemas(chat_request.params))
         params = chat_request.params
         current().model = params.model
         overrides = request_overrides(headers)

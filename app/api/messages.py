@@ -27,6 +27,7 @@ from app.messages.from_chat import message_from_completion
 from app.messages.stream import MessageEventWriter, encode_events
 from app.messages.to_chat import chat_request
 from app.messages.tokens import estimate_input_tokens
+from app.schemas import SchemaCompiler
 from providers.anthropic_schema import CountTokensResponse
 from providers.errors import RouterError
 
@@ -47,11 +48,12 @@ _encoder = msgspec.json.Encoder()
 class CreateMessage:
     """`POST /v1/messages`, answered directly on the ASGI channel (`app.api.direct`)."""
 
-    def __init__(self, pipeline: AnswerPipeline) -> None:
+    def __init__(self, pipeline: AnswerPipeline, schemas: SchemaCompiler) -> None:
         self.pipeline = pipeline
+        self.schemas = schemas
 
     async def __call__(self, headers: Headers, body: bytes) -> Reply:
-        parsed = decode_request(body)
+        parsed = decode_request(body, self.schemas)
         context = current()
         context.model = parsed.model
         chat = chat_request(parsed)
@@ -68,8 +70,10 @@ class CreateMessage:
 
 
 @post("/v1/messages/count_tokens", status_code=200, exception_handlers=anthropic_exception_handlers)  # type: ignore[arg-type]
-async def count_message_tokens(request: Request[Any, Any, Any], limiter: Injected[RateLimiter]) -> Response[bytes]:
-    parsed = decode_request(await request.body(), counting=True)
+async def count_message_tokens(
+    request: Request[Any, Any, Any], limiter: Injected[RateLimiter], schemas: Injected[SchemaCompiler]
+) -> Response[bytes]:
+    parsed = decode_request(await request.body(), schemas, counting=True)
     current().model = parsed.model
     # Translated only to refuse what a real request would be refused for.
     chat_request(parsed)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from app.responses.events import Event
     from app.responses.items import InputItem
     from app.responses.wire import ResponseObject
+    from app.schemas import SchemaCompiler
     from app.tools.registry import ToolRegistry
 
 __all__ = ["CreateResponse", "delete_response", "retrieve_response"]
@@ -57,15 +58,21 @@ class CreateResponse:
     """`POST /v1/responses`, answered directly on the ASGI channel (`app.api.direct`)."""
 
     def __init__(
-        self, pipeline: AnswerPipeline, responses: ResponseStore, tools: ToolRegistry, agents: AgentDirectory
+        self,
+        pipeline: AnswerPipeline,
+        responses: ResponseStore,
+        tools: ToolRegistry,
+        agents: AgentDirectory,
+        schemas: SchemaCompiler,
     ) -> None:
         self.pipeline = pipeline
+        self.schemas = schemas
         self.responses = responses
         self.tools = tools
         self.agents = agents
 
     async def __call__(self, headers: Headers, body: bytes) -> Reply:
-        parsed = decode_request(body)
+        parsed = decode_request(body, self.schemas)
         context = current()
         context.model = parsed.create.model
         history = await _history(self.responses, parsed, context.key_name)

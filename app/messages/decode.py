@@ -14,13 +14,16 @@ conversation).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import msgspec
 
-from app.schemas import check_tool_schemas
 from providers.anthropic_schema import MessagesRequest, ToolChoiceAny, ToolChoiceTool
 from providers.errors import InvalidRequest
 from providers.request import check_model_name, decode_json
+
+if TYPE_CHECKING:
+    from app.schemas import SchemaCompiler
 
 __all__ = ["decode_request"]
 
@@ -35,7 +38,7 @@ _SERVER_SIDE = {
 }
 
 
-def decode_request(body: bytes, *, counting: bool = False) -> MessagesRequest:
+def decode_request(body: bytes, schemas: SchemaCompiler, *, counting: bool = False) -> MessagesRequest:
     """Validate a request to create a message (or, with `counting`, to count its tokens)."""
     try:
         request = decode_json(_decoder, body)
@@ -49,7 +52,7 @@ def decode_request(body: bytes, *, counting: bool = False) -> MessagesRequest:
             )
     if not counting:
         _check_max_tokens(request)
-    _check_tools(request)
+    _check_tools(request, schemas)
     return request
 
 
@@ -68,7 +71,7 @@ def _check_max_tokens(request: MessagesRequest) -> None:
         )
 
 
-def _check_tools(request: MessagesRequest) -> None:
+def _check_tools(request: MessagesRequest, schemas: SchemaCompiler) -> None:
     tools = request.tools or []
     for index, tool in enumerate(tools):
         if tool.type not in (msgspec.UNSET, None, "custom"):
@@ -85,7 +88,7 @@ def _check_tools(request: MessagesRequest) -> None:
                 param=f"tools[{index}].input_schema",
                 code="missing_required_parameter",
             )
-    check_tool_schemas(
+    schemas.check_tool_schemas(
         (f"tools[{index}].input_schema", tool.name, tool.input_schema) for index, tool in enumerate(tools)
     )
     choice = request.tool_choice

@@ -11,7 +11,7 @@ and ignored, as OpenAI ignores `include` values that do not apply.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,9 +27,11 @@ from app.responses.wire import (
     ToolChoiceFunction,
     ToolChoiceMCP,
 )
-from app.schemas import check_tool_schemas
 from providers.errors import InvalidRequest
 from providers.request import check_model_name, decode_json, invalid_request
+
+if TYPE_CHECKING:
+    from app.schemas import SchemaCompiler
 
 __all__ = ["ResponsesRequest", "decode_request"]
 
@@ -78,13 +80,13 @@ class ResponsesRequest:
         return bool(self.create.stream)
 
 
-def decode_request(body: bytes) -> ResponsesRequest:
+def decode_request(body: bytes, schemas: SchemaCompiler) -> ResponsesRequest:
     create = decode_json(_decoder, body)
     check_model_name(create.model, "model")
     _refuse_unsupported(create)
     tools = [_tool(raw, index) for index, raw in enumerate(create.tools or ())]
     _check_labels(tools)
-    check_tool_schemas(
+    schemas.check_tool_schemas(
         (f"tools[{index}].parameters", tool.name, tool.parameters)
         for index, tool in enumerate(tools)
         if isinstance(tool, FunctionTool)

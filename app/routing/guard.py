@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from app.schemas import SchemaInvalid, compile_schema
+from app.schemas import SchemaInvalid
 from providers.errors import InvalidToolCall
 from providers.schema import UNSET, FunctionTool, FunctionToolCall
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from app.schemas import SchemaCompiler
     from providers.schema import ChatCompletion, ChatCompletionRequest
 
 __all__ = ["InvalidToolCall", "check_tool_calls", "function_schemas"]  # the error lives in providers.errors
@@ -33,7 +34,12 @@ def function_schemas(params: ChatCompletionRequest) -> Iterator[tuple[str, str, 
 
 
 def check_tool_calls(
-    params: ChatCompletionRequest, completion: ChatCompletion, provider: str, *, skip: frozenset[str] = frozenset()
+    params: ChatCompletionRequest,
+    completion: ChatCompletion,
+    provider: str,
+    schemas: SchemaCompiler,
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> None:
     """Raise `InvalidToolCall` for the first tool call in `completion` that the request's tools reject; calls
     to the tools in `skip` are someone else's to check."""
@@ -58,7 +64,7 @@ def check_tool_calls(
             if function.parameters is UNSET:
                 continue
             try:
-                schema = compile_schema(function.parameters)
+                schema = schemas.compile(function.parameters)
             except SchemaInvalid:
                 continue  # the schema is at fault, not the model (requests with one are refused on arrival)
             problem = schema.first_error(arguments)

@@ -25,6 +25,7 @@ from app.routing.guard import check_tool_calls
 from app.routing.health import CircuitState, Outcome
 from app.routing.observer import Unobserved
 from app.routing.plan import order_targets
+from app.schemas import SchemaCompiler
 from providers.errors import (
     ProviderNotConfigured,
     RouterError,
@@ -244,6 +245,7 @@ class Router:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         observer: RoutingObserver | None = None,
+        schemas: SchemaCompiler | None = None,
     ) -> None:
         self.planner = planner
         self.board = board
@@ -252,6 +254,7 @@ class Router:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.observer: RoutingObserver = observer or Unobserved()
+        self.schemas = schemas or SchemaCompiler()  # what the tool-call guard checks arguments with
 
     async def complete(self, request: ChatRequest, overrides: Overrides | None = None) -> Routed:
         plan = await self.planner.plan(request)
@@ -262,7 +265,7 @@ class Router:
         async def call(target: RouteTarget, lease: _Lease, position: _Position) -> ChatCompletion:
             completion = await target.provider.complete(request, target.model)
             if guard != "off":
-                check_tool_calls(request.params, completion, target.provider.name, skip=unguarded)
+                check_tool_calls(request.params, completion, target.provider.name, self.schemas, skip=unguarded)
             lease.latency = self.clock() - lease.started
             await lease.end(Outcome.SUCCESS)
             return completion

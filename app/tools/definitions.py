@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from app.schemas import SchemaInvalid, compile_schema
+from app.schemas import SchemaInvalid
 from app.tools.egress import UrlRefused, check_url
 from app.tools.names import MAX_NAME, TOOLSET_NAME, is_tool_name
 from providers.errors import InvalidToolDefinition
 from providers.request import invalid_request
+
+if TYPE_CHECKING:
+    from app.schemas import SchemaCompiler
 
 __all__ = [
     "REDACTED",
@@ -106,7 +109,9 @@ _decoder = msgspec.json.Decoder(ToolsetDefinition)
 _encoder = msgspec.json.Encoder()
 
 
-def parse_definition(source: bytes | dict[str, Any], *, allow_private_networks: bool) -> ToolsetDefinition:
+def parse_definition(
+    source: bytes | dict[str, Any], *, allow_private_networks: bool, schemas: SchemaCompiler
+) -> ToolsetDefinition:
     """Validate a definition (a request body, or a config table with its `name`), raising
     `InvalidToolDefinition` that names the offending field."""
     try:
@@ -118,7 +123,7 @@ def parse_definition(source: bytes | dict[str, Any], *, allow_private_networks: 
         raise _invalid_from(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidToolDefinition(f"The body is not valid JSON ({exc}).", code="invalid_json") from None
-    _check(definition, allow_private_networks)
+    _check(definition, allow_private_networks, schemas)
     return definition
 
 
@@ -160,17 +165,17 @@ def resolve_headers(headers: dict[str, str], param: str) -> dict[str, str]:
     return resolved
 
 
-def _check(definition: ToolsetDefinition, allow_private: bool) -> None:
+def _check(definition: ToolsetDefinition, allow_private: bool, schemas: SchemaCompiler) -> None:
     resolve_headers(definition.headers, "headers")
     if isinstance(definition, HttpToolset):
-        _check_http(definition, allow_private)
+        _check_http(definition, allow_private, schemas)
     elif isinstance(definition, OpenAPIToolset):
         _check_openapi(definition, allow_private)
     else:
         _check_url(definition.url, "url", allow_private)
 
 
-def _check_http(definition: HttpToolset, allow_private: bool) -> None:
+def _check_http(definition: HttpToolset, allow_private: bool, schemas: SchemaCompiler) -> None:
     room = MAX_NAME - len(definition.name) - 1
     seen: set[str] = set()
     for index, tool in enumerate(definition.tools):
@@ -186,9 +191,9 @@ def _check_http(definition: HttpToolset, allow_private: bool) -> None:
         seen.add(tool.name)
         _check_url(tool.url, f"{where}.url", allow_private)
         resolve_headers(tool.headers, f"{where}.headers")
-        check_schema(tool.parameters, f"{where}.parameters")
+        check_schema(tool.parameters, f"{where}.parameters", schemas)
         if tool.returns is not None:
-            check_schema(tool.returns, f"{where}.returns")
+            check_schema(tool.returns, f"{where}.returns", schemas)
 
 
 def _check_openapi(definition: OpenAPIToolset, allow_private: bool) -> None:
@@ -203,10 +208,10 @@ def _check_openapi(definition: OpenAPIToolset, allow_private: bool) -> None:
         _check_url(definition.base_url, "base_url", allow_private)
 
 
-def check_schema(schema: Schema, param: str) -> None:
+def check_schema(schema: Schema, param: str, schemas: SchemaCompiler) -> None:
     """Raise `InvalidToolDefinition` (naming `param`) unless `schema` is a usable JSON Schema."""
     try:
-        compile_schema(schema)
+        schemas.compile(schema)
     except SchemaInvalid as exc:
         where = f"{param}.{exc.path}" if exc.path else param
         raise InvalidToolDefinition(f"Invalid JSON Schema at '{where}': {exc.message}", param=param) from None

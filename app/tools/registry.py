@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from app.access.keys import ClientKey
     from app.access.limits import RateLimiter
     from app.records import RecordStore
+    from app.schemas import SchemaCompiler
     from app.settings import ToolSettings
     from app.tools.definitions import ToolsetDefinition
     from app.tools.egress import EgressClient
@@ -83,11 +84,13 @@ class ToolRegistry:
         invocations: InvocationLog,
         limiter: RateLimiter,
         egress: EgressClient,
+        schemas: SchemaCompiler,
         config_toolsets: Mapping[str, dict[str, Any]] | None = None,
         observer: InvocationObserver | None = None,
         secrets: Callable[..., None] = lambda *values: None,
     ) -> None:
         self.settings = settings
+        self.schemas = schemas
         self.store = store
         self.invocations = invocations
         self.limiter = limiter
@@ -95,7 +98,9 @@ class ToolRegistry:
         self.observer = observer
         self._secrets = secrets
         self._toolsets: dict[str, Toolset] = {}
-        self._config = [_config_definition(name, table, settings) for name, table in (config_toolsets or {}).items()]
+        self._config = [
+            _config_definition(name, table, settings, schemas) for name, table in (config_toolsets or {}).items()
+        ]
         self._follower = StoreFollower(
             store, self._apply_stored, interval=settings.sync_interval, each_poll=self._retry_failed_discovery
         )
@@ -289,7 +294,9 @@ class ToolRegistry:
     # ----------------------------------------------------------------------------------------- building
 
     def _parse(self, body: bytes, name: str | None = None) -> ToolsetDefinition:
-        definition = parse_definition(body, allow_private_networks=self.settings.allow_private_networks)
+        definition = parse_definition(
+            body, allow_private_networks=self.settings.allow_private_networks, schemas=self.schemas
+        )
         if name is not None and definition.name != name:
             raise InvalidToolDefinition(
                 f"The body's name '{definition.name}' is not the toolset's name '{name}'.", param="name"
@@ -326,6 +333,7 @@ class ToolRegistry:
         backend = build_backend(
             definition,
             self.egress,
+            self.schemas,
             max_output_bytes=self.settings.max_output_bytes,
             max_document_bytes=self.settings.max_document_bytes,
         )
@@ -333,7 +341,7 @@ class ToolRegistry:
         return backend
 
     def _toolset(self, definition: ToolsetDefinition, source: Source, backend: Any, specs: list[ToolSpec]) -> Toolset:
-        toolset = Toolset(definition, source, backend, build_tools(definition, specs, self.settings))
+        toolset = Toolset(definition, source, backend, build_tools(definition, specs, self.settings, self.schemas))
         if source == "api":
             toolset.stored = _stored(toolset)
         return toolset
@@ -466,11 +474,15 @@ class _Recorder:
             log.exception("recording an invocation failed")
 
 
-def _config_definition(name: str, table: dict[str, Any], settings: ToolSettings) -> ToolsetDefinition:
+def _config_definition(
+    name: str, table: dict[str, Any], settings: ToolSettings, schemas: SchemaCompiler
+) -> ToolsetDefinition:
     """A `[toolsets.<name>]` table, validated; a problem stops the router with the setting it is in."""
     try:
         return parse_definition(
-            {**table, "name": table.get("name", name)}, allow_private_networks=settings.allow_private_networks
+            {**table, "name": table.get("name", name)},
+            allow_private_networks=settings.allow_private_networks,
+            schemas=schemas,
         )
     except InvalidToolDefinition as exc:
         where = f"toolsets.{name}" + (f".{exc.param}" if exc.param else "")

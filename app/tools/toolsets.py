@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.access.keys import ClientKey
-from app.schemas import compile_schema
 from app.tools.definitions import HttpToolset, redacted
 from app.tools.names import local_names, public_name
 
 if TYPE_CHECKING:
-    from app.schemas import Schema
+    from app.schemas import Schema, SchemaCompiler
     from app.settings import ToolSettings
     from app.tools.definitions import ToolsetDefinition
     from app.tools.kinds import ToolBackend, ToolSpec
@@ -118,7 +117,9 @@ class Toolset:
         }
 
 
-def build_tools(definition: ToolsetDefinition, specs: list[ToolSpec], settings: ToolSettings) -> dict[str, Tool]:
+def build_tools(
+    definition: ToolsetDefinition, specs: list[ToolSpec], settings: ToolSettings, schemas: SchemaCompiler
+) -> dict[str, Tool]:
     """The registry's tools for what a toolset's backend found (names made valid and distinct)."""
     locals_ = local_names(definition.name, (spec.name for spec in specs))
     inline = {tool.name: tool for tool in definition.tools} if isinstance(definition, HttpToolset) else {}
@@ -132,8 +133,8 @@ def build_tools(definition: ToolsetDefinition, specs: list[ToolSpec], settings: 
             local_name=locals_[spec.name],
             toolset=definition.name,
             spec=spec,
-            schema=compile_schema(spec.parameters),
-            returns_schema=compile_schema(spec.returns) if spec.returns is not None else None,
+            schema=schemas.compile(spec.parameters),
+            returns_schema=schemas.compile(spec.returns) if spec.returns is not None else None,
             timeout=(own.timeout if own else None) or definition.timeout or settings.timeout,
             max_attempts=(own.max_attempts if own else None) or definition.max_attempts or settings.max_attempts,
             rate_limit=rate_limit,

@@ -26,7 +26,7 @@ from app.pipeline.events import (
     ToolRunning,
     TurnStarted,
 )
-from app.schemas import compile_schema
+from app.schemas import SchemaCompiler
 from app.settings import AgentSettings
 from app.tools.kinds.base import ToolSpec
 from app.tools.results import TextContent, ToolResult
@@ -44,7 +44,7 @@ REQUEST = ChatRequest.decode(json.dumps({"model": "agent", "messages": [{"role":
 
 def tool(name: str) -> Tool:
     spec = ToolSpec(name=name)
-    return Tool(f"kit_{name}", name, "kit", spec, compile_schema(spec.parameters), None, 30.0, 1, None, None)
+    return Tool(f"kit_{name}", name, "kit", spec, SchemaCompiler().compile(spec.parameters), None, 30.0, 1, None, None)
 
 
 class Registry:

@@ -15,6 +15,7 @@ from app.messages.stream import MessageEventWriter, encode_events
 from app.messages.to_chat import chat_request
 from app.messages.tokens import estimate_input_tokens
 from app.pipeline import events as answer
+from app.schemas import SchemaCompiler
 from providers.errors import InvalidRequest, UpstreamProtocolError, UpstreamUnavailable
 from providers.schema import ChatCompletion, CompletionTokensDetails, PromptTokensDetails, Usage
 from tests.support.anthropic import assert_message, assert_stream, parse_events
@@ -27,11 +28,13 @@ WEATHER: dict[str, Any] = {
 }
 QUESTION = [{"role": "user", "content": "Weather in Paris?"}]
 
+SCHEMAS = SchemaCompiler()
+
 
 def upstream_body(**request: Any) -> dict[str, Any]:
     """The chat body an upstream gets for a Messages request."""
     fields = {"model": "mock/text", "max_tokens": 256, "messages": QUESTION, **request}
-    chat = chat_request(decode_request(json.dumps(fields).encode()))
+    chat = chat_request(decode_request(json.dumps(fields).encode(), SCHEMAS))
     body: dict[str, Any] = json.loads(chat.upstream_body("upstream-model"))
     return body
 
@@ -277,12 +280,12 @@ def test_an_output_format_is_a_json_schema_response_format() -> None:
 def test_max_tokens_is_required_and_positive() -> None:
     fields = {"model": "mock/text", "messages": QUESTION}
     with pytest.raises(InvalidRequest) as missing:
-        decode_request(json.dumps(fields).encode())
+        decode_request(json.dumps(fields).encode(), SCHEMAS)
     assert missing.value.param == "max_tokens"
 
     assert refused(max_tokens=0).param == "max_tokens"
     # Counting tokens needs none.
-    assert decode_request(json.dumps(fields).encode(), counting=True).max_tokens is msgspec.UNSET
+    assert decode_request(json.dumps(fields).encode(), SCHEMAS, counting=True).max_tokens is msgspec.UNSET
 
 
 @pytest.mark.parametrize(
@@ -649,8 +652,8 @@ def test_the_token_estimate_counts_text_messages_tools_and_images() -> None:
         "system": "x" * 400,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 400}, image]}],
     }
-    plain = decode_request(json.dumps(fields).encode(), counting=True)
-    with_tools = decode_request(json.dumps({**fields, "tools": [WEATHER]}).encode(), counting=True)
+    plain = decode_request(json.dumps(fields).encode(), SCHEMAS, counting=True)
+    with_tools = decode_request(json.dumps({**fields, "tools": [WEATHER]}).encode(), SCHEMAS, counting=True)
 
     # 800 bytes of text, one message, one image (its base64 bytes are not text).
     assert estimate_input_tokens(plain) == 200 + 4 + 1600

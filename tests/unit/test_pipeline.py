@@ -24,6 +24,7 @@ from app.pipeline.normalise import ChunkNormaliser, normalise_completion
 from app.responses.decode import decode_request
 from app.responses.from_chat import new_response
 from app.responses.stream import ResponseEventWriter
+from app.schemas import SchemaCompiler
 from providers.mock import MockProvider, MockSettings
 from providers.request import ChatRequest
 from providers.schema import CompletionTokensDetails, PromptTokensDetails, Usage
@@ -36,6 +37,8 @@ TOOLS = [
         "city": {"type": "string"}}, "required": ["city"]}}},
     {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}},
 ]  # fmt: skip
+
+SCHEMAS = SchemaCompiler()
 
 
 def mock_request(**fields: Any) -> ChatRequest:
@@ -107,7 +110,7 @@ def call_turn(number: int, call_id: str, text: str) -> list[list[AnswerEvent]]:
 
 
 def test_responses_stream_of_two_turns_keeps_each_turns_call_apart() -> None:
-    writer = ResponseEventWriter(new_response(decode_request(b'{"model": "mock/tool", "input": "Hi"}')))
+    writer = ResponseEventWriter(new_response(decode_request(b'{"model": "mock/tool", "input": "Hi"}', SCHEMAS)))
     events = []
     for batch in [*call_turn(1, "call_first", "Let me look. "), *call_turn(2, "call_second", "Once more. ")]:
         events += writer.feed(batch)

@@ -25,6 +25,7 @@ from app.responses.from_chat import new_response
 from app.responses.mcp import request_servers
 from app.responses.stream import ResponseEventWriter, render
 from app.responses.to_chat import chat_request
+from app.schemas import SchemaCompiler
 from app.settings import ToolSettings
 from app.tools.definitions import parse_definition
 from app.tools.kinds.base import ToolSpec
@@ -40,9 +41,11 @@ if TYPE_CHECKING:
 MCP_URL = "http://127.0.0.1:9/mcp"
 ADD = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}
 
+SCHEMAS = SchemaCompiler()
+
 
 def parsed(**request: Any) -> Any:
-    return decode_request(json.dumps({"model": "mock/tool", "input": "Hi", **request}).encode())
+    return decode_request(json.dumps({"model": "mock/tool", "input": "Hi", **request}).encode(), SCHEMAS)
 
 
 def refused(**request: Any) -> InvalidRequest:
@@ -56,13 +59,15 @@ class Registry:
 
     def __init__(self, *, urls: tuple[str, ...] = ()) -> None:
         self.settings = ToolSettings(mcp_server_urls=list(urls))
-        definition = parse_definition({"name": "calc", "kind": "mcp", "url": MCP_URL}, allow_private_networks=True)
+        definition = parse_definition(
+            {"name": "calc", "kind": "mcp", "url": MCP_URL}, allow_private_networks=True, schemas=SCHEMAS
+        )
         specs = [
             ToolSpec(name="add", description="Add.", parameters=ADD, annotations={"readOnlyHint": True}),
             ToolSpec(name="text.echo", description="Echo."),
             ToolSpec(name="erase"),
         ]
-        self._toolsets = [Toolset(definition, "config", None, build_tools(definition, specs, self.settings))]  # type: ignore[arg-type]
+        self._toolsets = [Toolset(definition, "config", None, build_tools(definition, specs, self.settings, SCHEMAS))]  # type: ignore[arg-type]
 
     def toolsets(self) -> list[Toolset]:
         return self._toolsets

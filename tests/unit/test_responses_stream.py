@@ -13,11 +13,14 @@ from app.responses.decode import decode_request
 from app.responses.events import ResponseCreated, encode_event
 from app.responses.from_chat import new_response
 from app.responses.stream import ResponseEventWriter, render
+from app.schemas import SchemaCompiler
 from providers.errors import UpstreamError, UpstreamRateLimited
 from providers.schema import ChatCompletion, ChatCompletionChunk
 from tests.support.responses import assert_event_stream
 
 _chunk = msgspec.json.Decoder(ChatCompletionChunk)
+
+SCHEMAS = SchemaCompiler()
 
 
 def delta(finish_reason: str | None = None, index: int = 0, **fields: Any) -> dict[str, Any]:
@@ -40,7 +43,7 @@ USAGE = {"id": "chatcmpl-1", "created": 1, "model": "upstream-model", "choices":
 
 
 def writer() -> ResponseEventWriter:
-    return ResponseEventWriter(new_response(decode_request(b'{"model": "openrouter/m", "input": "Hi"}')))
+    return ResponseEventWriter(new_response(decode_request(b'{"model": "openrouter/m", "input": "Hi"}', SCHEMAS)))
 
 
 def run(chunks: list[dict[str, Any]], *, error: UpstreamError | None = None) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from app.responses.from_chat import new_response
 from app.responses.items import FunctionCallInput, InputMessage
 from app.responses.stream import render
 from app.responses.to_chat import chat_request
+from app.schemas import SchemaCompiler
 from providers.errors import InvalidRequest
 from providers.schema import ChatCompletion
 from tests.support.openapi import assert_valid
@@ -26,10 +27,14 @@ TOOL: dict[str, Any] = {
     "strict": False,
 }
 
+SCHEMAS = SchemaCompiler()
+
 
 def upstream_body(request: dict[str, Any], history: list[Any] | None = None) -> dict[str, Any]:
     """The chat body an upstream gets for a Responses request (continuing `history`)."""
-    chat = chat_request(decode_request(json.dumps({"model": "mock/text", **request}).encode()), history or []).request
+    chat = chat_request(
+        decode_request(json.dumps({"model": "mock/text", **request}).encode(), SCHEMAS), history or []
+    ).request
     body: dict[str, Any] = json.loads(chat.upstream_body("upstream-model"))
     return body
 
@@ -424,14 +429,14 @@ def test_unsupported_or_invalid_input_is_a_400_naming_the_param(request_: dict[s
 
 def test_a_body_that_is_not_json() -> None:
     with pytest.raises(InvalidRequest) as raised:
-        decode_request(b"{not json")
+        decode_request(b"{not json", SCHEMAS)
 
     assert raised.value.code == "invalid_json"
 
 
 def test_model_is_required() -> None:
     with pytest.raises(InvalidRequest) as raised:
-        decode_request(b'{"input": "Hi"}')
+        decode_request(b'{"input": "Hi"}', SCHEMAS)
 
     assert raised.value.param == "model"
 
@@ -454,7 +459,7 @@ def completion(
 
 
 def answer(message: dict[str, Any], finish_reason: str = "stop", **request: Any) -> dict[str, Any]:
-    parsed = decode_request(json.dumps({"model": "openrouter/some-model", "input": "Hi", **request}).encode())
+    parsed = decode_request(json.dumps({"model": "openrouter/some-model", "input": "Hi", **request}).encode(), SCHEMAS)
     response = render(
         new_response(parsed), [completion_events(normalise_completion(completion(message, finish_reason)))]
     )
@@ -548,7 +553,7 @@ def test_an_answer_cut_short_is_incomplete(finish_reason: str, reason: str) -> N
 
 
 def test_usage_in_the_responses_api_names() -> None:
-    parsed = decode_request(b'{"model": "m", "input": "Hi"}')
+    parsed = decode_request(b'{"model": "m", "input": "Hi"}', SCHEMAS)
     usage = {
         "prompt_tokens": 306,
         "completion_tokens": 85,

@@ -9,15 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from app.schemas import (
-    MAX_DEPTH,
-    MAX_PATTERNS,
-    MAX_SCHEMA_VALUES,
-    Problem,
-    SchemaInvalid,
-    check_tool_schemas,
-    compile_schema,
-)
+from app.schemas import Problem, SchemaCompiler, SchemaInvalid
+from app.settings import SchemaSettings
 from providers.errors import InvalidRequest
 
 from .support import USER_HI, assert_error
@@ -29,16 +22,19 @@ if TYPE_CHECKING:
 
     Client = AsyncTestClient[Litestar]
 
+SCHEMAS = SchemaCompiler()
+LIMITS = SchemaSettings()
+MAX_DEPTH, MAX_PATTERNS, MAX_SCHEMA_VALUES = LIMITS.max_depth, LIMITS.max_patterns, LIMITS.max_values
 PATHOLOGICAL = {"type": "object", "properties": {"city": {"type": "string", "pattern": "^(a+)+$"}}}
 
 
 def first_error(schema: dict[str, Any], instance: Any) -> Problem | None:
-    return compile_schema(schema).first_error(instance)
+    return SCHEMAS.compile(schema).first_error(instance)
 
 
 def refusal(schema: dict[str, Any]) -> SchemaInvalid:
     with pytest.raises(SchemaInvalid) as caught:
-        compile_schema(schema)
+        SCHEMAS.compile(schema)
     return caught.value
 
 
@@ -54,7 +50,7 @@ def nested_lists(depth: int) -> list[Any]:
 
 @pytest.mark.parametrize("length", [27, 100_000])
 def test_a_backtracking_pattern_is_matched_in_linear_time(length: int) -> None:
-    schema = compile_schema(PATHOLOGICAL)
+    schema = SCHEMAS.compile(PATHOLOGICAL)
 
     started = time.perf_counter()
     problem = schema.first_error({"city": "a" * length + "!"})
@@ -334,8 +330,8 @@ def test_formats_are_annotations() -> None:
 
 
 def test_the_same_schema_is_compiled_once_whatever_its_key_order() -> None:
-    one = compile_schema({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})
-    two = compile_schema({"required": ["a"], "properties": {"a": {"type": "string"}}, "type": "object"})
+    one = SCHEMAS.compile({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})
+    two = SCHEMAS.compile({"required": ["a"], "properties": {"a": {"type": "string"}}, "type": "object"})
 
     assert one is two
 
@@ -360,7 +356,7 @@ def test_check_tool_schemas_names_the_schema_in_the_request() -> None:
     ]
 
     with pytest.raises(InvalidRequest) as caught:
-        check_tool_schemas(tools)
+        SCHEMAS.check_tool_schemas(tools)
 
     assert caught.value.param == "tools[2].function.parameters"
     assert caught.value.code == "invalid_function_parameters"
@@ -410,3 +406,33 @@ async def test_a_usable_tool_schema_passes_on_the_way_in(client: Client) -> None
     response = await client.post("/v1/chat/completions", content=json.dumps(body))
 
     assert response.status_code == 200, response.text
+
+
+def test_the_limits_are_the_schemas_settings() -> None:
+    two_patterns = {"properties": {"a": {"pattern": "^a$"}, "b": {"pattern": "^b$"}}}
+    strict = SchemaCompiler(SchemaSettings(max_patterns=1, max_depth=4))
+
+    SCHEMAS.compile(two_patterns)
+    with pytest.raises(SchemaInvalid, match="more than 1 regular expressions"):
+        strict.compile(two_patterns)
+    nested: dict[str, Any] = {"type": "object"}
+    for _ in range(5):
+        nested = {"type": "array", "items": nested}
+    with pytest.raises(SchemaInvalid, match="deeper than 4 levels"):
+        strict.compile(nested)
+    assert strict.compile({"type": "object"}).first_error({"a": [[[[1]]]]}) is not None
+
+
+async def test_a_router_applies_its_configured_schema_limits(make_client: Any, upstream: respx.MockRouter) -> None:
+    tool = {
+        "type": "function",
+        "function": {"name": "f", "parameters": {"properties": {"a": {"pattern": "^a$"}, "b": {"pattern": "^b$"}}}},
+    }
+    async with make_client(schemas={"max_patterns": 1}) as client:
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "mock/tool", "messages": USER_HI, "tools": [tool]}
+        )
+
+    error = assert_error(response, 400, code="invalid_function_parameters")
+    assert error["param"] == "tools[0].function.parameters"
+    assert not upstream.calls

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from app.routing.guard import InvalidToolCall, check_tool_calls, function_schemas
+from app.schemas import SchemaCompiler
 from providers.schema import ChatCompletion, ChatCompletionRequest
 
 WEATHER_PARAMETERS = {
@@ -22,6 +23,8 @@ WEATHER_PARAMETERS = {
     },
     "required": ["city"],
 }
+
+SCHEMAS = SchemaCompiler()
 
 
 def request(parameters: Any = WEATHER_PARAMETERS) -> ChatCompletionRequest:
@@ -61,12 +64,14 @@ def completion(arguments: Any, name: str = "get_weather") -> ChatCompletion:
 
 def rejection(params: ChatCompletionRequest, answer: ChatCompletion) -> str:
     with pytest.raises(InvalidToolCall) as caught:
-        check_tool_calls(params, answer, "openrouter")
+        check_tool_calls(params, answer, "openrouter", SCHEMAS)
     return caught.value.message
 
 
 def test_valid_arguments_pass() -> None:
-    check_tool_calls(request(), completion({"city": "aaa", "unit": "celsius", "days": [{"day": 1}]}), "openrouter")
+    check_tool_calls(
+        request(), completion({"city": "aaa", "unit": "celsius", "days": [{"day": 1}]}), "openrouter", SCHEMAS
+    )
 
 
 def test_a_backtracking_pattern_with_a_long_argument_is_rejected_at_once() -> None:
@@ -116,7 +121,7 @@ def test_arguments_nested_past_the_limit_are_rejected_not_a_crash() -> None:
 @pytest.mark.parametrize("parameters", [None, {"$ref": "#/nope"}])
 def test_without_a_usable_schema_any_json_arguments_pass(parameters: Any) -> None:
     # An unusable schema is the client's fault, refused when the request arrives; the guard does not blame the model.
-    check_tool_calls(request(parameters), completion({"anything": 1}), "openrouter")
+    check_tool_calls(request(parameters), completion({"anything": 1}), "openrouter", SCHEMAS)
 
 
 def test_function_schemas_lists_function_tools_where_they_are() -> None:

@@ -13,6 +13,7 @@ from aiohttp.abc import AbstractResolver
 
 from app.access.limits import LocalRateLimiter
 from app.records import MemoryRecordStore, SqliteRecordStore
+from app.schemas import SchemaCompiler
 from app.settings import ConfigError, ToolSettings
 from app.tools.definitions import parse_definition
 from app.tools.egress import AddressRefused, EgressClient, GuardedResolver, UrlRefused, check_url, refusal
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 
 # ------------------------------------------------------------------------------------------------------ names
+
+SCHEMAS = SchemaCompiler()
 
 
 def test_valid_names_are_kept_and_others_made_valid_distinct_and_stable() -> None:
@@ -57,16 +60,18 @@ def test_a_header_may_name_an_environment_variable_that_must_be_set(monkeypatch:
         "headers": {"Authorization": "Bearer ${TOKEN_X}"},
     }
     with pytest.raises(InvalidToolDefinition) as raised:
-        parse_definition(body, allow_private_networks=True)
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
     assert raised.value.param == "headers.Authorization"
     monkeypatch.setenv("TOKEN_X", "secret")
-    assert parse_definition(body, allow_private_networks=True).name == "t"
+    assert parse_definition(body, allow_private_networks=True, schemas=SCHEMAS).name == "t"
 
 
 def test_two_inline_tools_may_not_share_a_name() -> None:
     tool = {"name": "same", "url": "http://tools.example/"}
     with pytest.raises(InvalidToolDefinition) as raised:
-        parse_definition({"name": "t", "kind": "http", "tools": [tool, tool]}, allow_private_networks=True)
+        parse_definition(
+            {"name": "t", "kind": "http", "tools": [tool, tool]}, allow_private_networks=True, schemas=SCHEMAS
+        )
     assert raised.value.param == "tools[1].name"
 
 
@@ -174,6 +179,7 @@ def registry(store: Any = None, **settings: Any) -> ToolRegistry:
         invocations=LocalInvocationLog(10),
         limiter=LocalRateLimiter(),
         egress=EgressClient(allow_private_networks=True),
+        schemas=SCHEMAS,
     )
 
 
@@ -228,5 +234,6 @@ def test_an_invalid_config_toolset_stops_the_router_naming_its_setting() -> None
             invocations=LocalInvocationLog(10),
             limiter=LocalRateLimiter(),
             egress=None,  # type: ignore[arg-type]
+            schemas=SCHEMAS,
             config_toolsets=bad,
         )

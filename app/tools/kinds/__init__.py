@@ -20,6 +20,7 @@ from app.tools.kinds.mcp import MCPBackend
 from app.tools.kinds.openapi import OpenAPIBackend
 
 if TYPE_CHECKING:
+    from app.schemas import SchemaCompiler
     from app.tools.definitions import ToolsetDefinition
     from app.tools.egress import EgressClient
 
@@ -27,13 +28,18 @@ __all__ = ["ToolBackend", "ToolSpec", "build_backend"]
 
 
 def build_backend(
-    definition: ToolsetDefinition, egress: EgressClient, *, max_output_bytes: int, max_document_bytes: int
+    definition: ToolsetDefinition,
+    egress: EgressClient,
+    schemas: SchemaCompiler,
+    *,
+    max_output_bytes: int,
+    max_document_bytes: int,
 ) -> ToolBackend:
     """The backend for a (validated) definition. Header templates are resolved here, once."""
     if isinstance(definition, HttpToolset):
         return HttpBackend(definition, egress, max_output_bytes=max_output_bytes)
     if isinstance(definition, OpenAPIToolset):
         return OpenAPIBackend(
-            definition, egress, max_output_bytes=max_output_bytes, max_document_bytes=max_document_bytes
+            definition, egress, schemas, max_output_bytes=max_output_bytes, max_document_bytes=max_document_bytes
         )
-    return MCPBackend(definition, egress, max_output_bytes=max_output_bytes)
+    return MCPBackend(definition, egress, schemas, max_output_bytes=max_output_bytes)

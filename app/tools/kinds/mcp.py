@@ -26,6 +26,7 @@ from providers.errors import InvalidToolDefinition, ToolInvalidResponse
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from app.schemas import SchemaCompiler
     from app.tools.definitions import MCPToolset
     from app.tools.egress import EgressClient
     from app.tools.results import Content
@@ -40,8 +41,11 @@ _DISCOVERY_TIMEOUT = 30.0
 
 
 class MCPBackend:
-    def __init__(self, definition: MCPToolset, egress: EgressClient, *, max_output_bytes: int) -> None:
+    def __init__(
+        self, definition: MCPToolset, egress: EgressClient, schemas: SchemaCompiler, *, max_output_bytes: int
+    ) -> None:
         self.definition = definition
+        self.schemas = schemas
         self.max_output_bytes = max_output_bytes
         # The answer's JSON is read whole before its content is cut to the cap: leave room for the envelope.
         self.client = MCPClient(
@@ -62,9 +66,8 @@ class MCPBackend:
                 listed = ListToolsResult.model_validate(raw)
             except ValidationError as exc:
                 raise ToolInvalidResponse(f"The MCP server's tools/list answer is not valid: {_first(exc)}") from None
-            specs += filter(
-                None, map(_spec, (tool.model_dump(by_alias=True, exclude_none=True) for tool in listed.tools))
-            )
+            found = (_spec(tool.model_dump(by_alias=True, exclude_none=True), self.schemas) for tool in listed.tools)
+            specs += [spec for spec in found if spec is not None]
             cursor = listed.next_cursor
             if not cursor:
                 break
@@ -131,14 +134,14 @@ def output_of(raw: dict[str, Any], max_bytes: int) -> ToolOutput:
     return ToolOutput(content, structured, result.is_error, truncated, max_bytes - room)
 
 
-def _spec(tool: dict[str, Any]) -> ToolSpec | None:
+def _spec(tool: dict[str, Any], schemas: SchemaCompiler) -> ToolSpec | None:
     name = tool["name"]
     parameters = tool.get("inputSchema") or {"type": "object"}
     returns = tool.get("outputSchema")
     try:
-        check_schema(parameters, "inputSchema")
+        check_schema(parameters, "inputSchema", schemas)
         if returns is not None:
-            check_schema(returns, "outputSchema")
+            check_schema(returns, "outputSchema", schemas)
         headers = _param_headers(parameters)
     except (InvalidToolDefinition, ValueError) as exc:
         log.warning("left out the MCP tool %r: %s", name, getattr(exc, "message", exc))

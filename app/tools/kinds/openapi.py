@@ -27,6 +27,7 @@ from providers.errors import InvalidToolDefinition, ToolError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from app.schemas import SchemaCompiler
     from app.tools.definitions import OpenAPIToolset
     from app.tools.egress import EgressClient
     from app.tools.results import ToolOutput
@@ -40,9 +41,16 @@ _MAX_DEPTH = 32
 
 class OpenAPIBackend:
     def __init__(
-        self, definition: OpenAPIToolset, egress: EgressClient, *, max_output_bytes: int, max_document_bytes: int
+        self,
+        definition: OpenAPIToolset,
+        egress: EgressClient,
+        schemas: SchemaCompiler,
+        *,
+        max_output_bytes: int,
+        max_document_bytes: int,
     ) -> None:
         self.definition = definition
+        self.schemas = schemas
         self.egress = egress
         self.max_output_bytes = max_output_bytes
         self.max_document_bytes = max_document_bytes
@@ -59,7 +67,7 @@ class OpenAPIBackend:
                 f"The toolset's base URL {base_url!r} is refused: {exc}. Set `base_url`.", param="base_url"
             ) from None
         self.base_url = base_url
-        specs = operations_as_tools(document, self.definition.operations)
+        specs = operations_as_tools(document, self.definition.operations, self.schemas)
         for spec in specs:
             spec.call["base_url"] = base_url
         return specs
@@ -131,7 +139,7 @@ class OpenAPIBackend:
         return document, url
 
 
-def operations_as_tools(document: dict[str, Any], allowed: list[str] | None) -> list[ToolSpec]:
+def operations_as_tools(document: dict[str, Any], allowed: list[str] | None, schemas: SchemaCompiler) -> list[ToolSpec]:
     """A tool for each operation of the document (only those in `allowed`, by operationId, when given)."""
     version = str(document.get("openapi", ""))
     if not version.startswith("3."):
@@ -153,7 +161,7 @@ def operations_as_tools(document: dict[str, Any], allowed: list[str] | None) -> 
             name = operation.get("operationId") or f"{method}_{path}"
             if allowed is not None and name not in allowed:
                 continue
-            specs.append(_operation_tool(document, path, method, name, operation, shared))
+            specs.append(_operation_tool(document, path, method, name, operation, shared, schemas))
     if allowed is not None:
         missing = sorted(set(allowed) - {spec.name for spec in specs})
         if missing:
@@ -164,7 +172,13 @@ def operations_as_tools(document: dict[str, Any], allowed: list[str] | None) -> 
 
 
 def _operation_tool(
-    document: dict[str, Any], path: str, method: str, name: str, operation: dict[str, Any], shared: list[Any]
+    document: dict[str, Any],
+    path: str,
+    method: str,
+    name: str,
+    operation: dict[str, Any],
+    shared: list[Any],
+    schemas: SchemaCompiler,
 ) -> ToolSpec:
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -201,7 +215,7 @@ def _operation_tool(
     parameters_schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         parameters_schema["required"] = required
-    check_schema(parameters_schema, f"openapi.paths.{path}.{method}")
+    check_schema(parameters_schema, f"openapi.paths.{path}.{method}", schemas)
     return ToolSpec(
         name=name,
         description=operation.get("description") or operation.get("summary") or "",
