@@ -28,6 +28,7 @@ from app.pipeline.events import (
     ChoiceStarted,
     Logprobs,
     ReasoningDelta,
+    ReasoningDetails,
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
@@ -67,6 +68,8 @@ def normalise_completion(completion: ChatCompletion) -> ChatCompletion:
             message.content = None
         if not message.reasoning_content:
             message.reasoning_content = UNSET
+        if not message.reasoning_details:
+            message.reasoning_details = UNSET
         choice.finish_reason = finish_reason(choice.finish_reason, has_calls=bool(calls))
     if completion.system_fingerprint is None:
         completion.system_fingerprint = UNSET
@@ -91,6 +94,8 @@ def completion_events(completion: ChatCompletion) -> list[AnswerEvent]:
         events.append(ChoiceStarted(index, "" if message.content else message.content, None))
         if message.reasoning_content:
             events.append(ReasoningDelta(index, message.reasoning_content))
+        if message.reasoning_details:
+            events.append(ReasoningDetails(index, message.reasoning_details))
         if message.content:
             events.append(TextDelta(index, message.content))
         if message.refusal:
@@ -183,6 +188,8 @@ class ChunkNormaliser:
             events.append(RefusalDelta(index, delta.refusal))
         if delta.reasoning_content:
             events.append(ReasoningDelta(index, delta.reasoning_content))
+        if delta.reasoning_details:
+            events.append(ReasoningDetails(index, delta.reasoning_details))
         if choice.logprobs is not None:
             events.append(Logprobs(index, choice.logprobs))
         for call in delta.tool_calls or ():
