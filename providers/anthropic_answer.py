@@ -206,6 +206,7 @@ class AnswerStream:
         self._model = ""
         self._created = int(time.time()) if created is None else created
         self._usage = ReadUsage()
+        self._usage_reported = False
         self._blocks: dict[int, _Block] = {}
         self._calls = 0
         self._details = 0
@@ -229,7 +230,8 @@ class AnswerStream:
             if reason is None:
                 return None
             self.finished = True
-            return self._chunk(ChoiceDelta(), finish=finish_reason(reason) or "stop", usage=_usage(self._usage))
+            usage = _usage(self._usage) if self._usage_reported else None
+            return self._chunk(ChoiceDelta(), finish=finish_reason(reason) or "stop", usage=usage)
         if kind == "message_stop":
             self.stopped = True
         return None
@@ -305,6 +307,7 @@ class AnswerStream:
         """Take the counts a message or delta reports; a later report replaces an earlier one's counts."""
         if usage is None:
             return
+        self._usage_reported = True
         kept = self._usage
         for name in ReadUsage.__struct_fields__:
             value = getattr(usage, name)
