@@ -26,7 +26,7 @@ __all__ = ["QUIRKS", "ConfiguredDialect"]
 # The quirk switches, each with what this server refuses without it.
 QUIRKS = {
     "developer_as_system": "Unknown role: developer",
-    "empty_content_with_tool_calls": "Invalid 'messages[2].content': expected a string, got null",
+    "empty_content_with_tool_calls": "content': expected a string, got null",
     "no_parallel_tool_calls": "Unrecognized request argument supplied: parallel_tool_calls",
     "no_stream_options": "Unrecognized request argument supplied: stream_options",
     "max_tokens_only": "Unrecognized request argument supplied: max_completion_tokens",
