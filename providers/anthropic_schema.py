@@ -224,7 +224,6 @@ class MessagesRequest(_Wire, kw_only=True, omit_defaults=True):
     # Server-side features: Anthropic runs them on its own infrastructure.
     container: Any | UnsetType = UNSET
     mcp_servers: Any | UnsetType = UNSET
-    context_management: Any | UnsetType = UNSET
 
 
 # --------------------------------------------------------------------------------------------------- answer
