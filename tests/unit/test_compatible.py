@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 BASE = "http://127.0.0.1:11434/v1"
 CHAT = f"{BASE}/chat/completions"
 README = Path(__file__).resolve().parents[2] / "README.md"
+EXAMPLE = README.with_name("llm-router.example.toml")
 
 # A conversation that touches every quirk: a developer message, an assistant turn that only calls a tool (content
 # null), its result; with `parallel_tool_calls` and `max_completion_tokens`.
@@ -237,8 +238,22 @@ def test_a_table_the_router_cannot_use_is_a_config_error(tables: dict[str, dict[
     assert said in str(raised.value)
 
 
-def test_the_readme_examples_build() -> None:
+def test_the_example_configurations_commented_server_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-test-key")
+    lines = EXAMPLE.read_text(encoding="utf-8").split("\n")
+    start = lines.index("# [providers.ollama]")
+    block = "\n".join(line.removeprefix("# ") for line in lines[start : lines.index("", start)])
+
+    provider = providers_of(tomllib.loads(block)["providers"])["ollama"]
+
+    assert provider.configured
+    assert provider.capabilities.vision is False
+    assert provider.settings.quirks.no_stream_options is False
+
+
+def test_the_readme_examples_build(monkeypatch: pytest.MonkeyPatch) -> None:
     """The servers the README shows (Ollama, vLLM, LM Studio, OpenAI itself, Groq) are valid tables."""
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
     section = README.read_text(encoding="utf-8").split("### Any OpenAI-compatible server", 1)[1].split("\n## ", 1)[0]
     (example,) = re.findall(r"```toml\n(.*?)```", section, re.DOTALL)[:1]
     tables = tomllib.loads(example)["providers"]
