@@ -66,6 +66,10 @@ class Quirks(_Table):
     max_tokens_only: bool = False
     """Send `max_completion_tokens` as `max_tokens` (servers that know only the older name and would
     ignore the limit)."""
+    no_reasoning_fields: bool = False
+    """Leave `reasoning_content` and `reasoning_details` out of the assistant messages a client sends back
+    (servers that refuse properties they do not know in a message, as Groq does): the reasoning of another
+    provider's answer means nothing to them."""
 
 
 class ModelCapabilities(_Table):
@@ -165,20 +169,38 @@ def _title(name: str) -> str:
 
 def _rewritten(quirks: Quirks) -> Callable[[Message], bool] | None:
     """Which messages the quirks rewrite (None: none)."""
-    developer, empty = quirks.developer_as_system, quirks.empty_content_with_tool_calls
-    if not (developer or empty):
+    developer, empty, reasoning = (
+        quirks.developer_as_system,
+        quirks.empty_content_with_tool_calls,
+        quirks.no_reasoning_fields,
+    )
+    if not (developer or empty or reasoning):
         return None
 
     def applies(message: Message) -> bool:
-        if developer and isinstance(message, DeveloperMessage):
+        if isinstance(message, DeveloperMessage):
+            return developer
+        if not isinstance(message, AssistantMessage):
+            return False
+        if empty and message.tool_calls and not message.content:
             return True
-        return empty and isinstance(message, AssistantMessage) and bool(message.tool_calls) and not message.content
+        return reasoning and (message.reasoning_content is not UNSET or message.reasoning_details is not UNSET)
 
     return applies
 
 
 def _rewrite(quirks: Quirks, message: dict[str, msgspec.Raw]) -> None:
-    if quirks.developer_as_system and msgspec.json.decode(message["role"]) == "developer":
+    """Apply every quirk that concerns `message` (one `_rewritten` selected), keeping the rest as sent."""
+    if msgspec.json.decode(message["role"]) == "developer":
         message["role"] = _SYSTEM
-    else:
+        return
+    if quirks.no_reasoning_fields:
+        message.pop("reasoning_content", None)
+        message.pop("reasoning_details", None)
+    content = message.get("content")
+    if (
+        quirks.empty_content_with_tool_calls
+        and "tool_calls" in message
+        and (content is None or bytes(content) == b"null")
+    ):
         message["content"] = _EMPTY

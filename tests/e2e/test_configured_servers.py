@@ -42,6 +42,17 @@ NEEDS: dict[str, dict[str, Any]] = {
     "no_parallel_tool_calls": {"messages": QUESTION, "tools": [WEATHER], "parallel_tool_calls": False},
     "no_stream_options": {"messages": QUESTION, "stream": True},
     "max_tokens_only": {"messages": QUESTION, "max_completion_tokens": 200},
+    "no_reasoning_fields": {
+        "messages": [
+            *QUESTION,
+            {
+                "role": "assistant",
+                "content": "Sunny.",
+                "reasoning_details": [{"type": "reasoning.text", "text": "Easy."}],
+            },
+            *QUESTION,
+        ]
+    },
 }
 
 

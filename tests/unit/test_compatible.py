@@ -50,8 +50,10 @@ EXAMPLE = README.with_name("llm-router.example.toml")
 DEVELOPER = b'{"role":"developer","content":"Answer in French."}'
 USER = b'{"role":"user","content":"Weather in Paris?"}'
 CALLER = (
-    b'{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":'
-    b'{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}}]}'
+    b'{"role":"assistant","content":null,"reasoning_content":"Look it up.","reasoning_details":[{"type":'
+    b'"reasoning.text","text":"Look it up.","signature":"c2ln","format":"anthropic-claude-v1","index":0}],'
+    b'"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":'
+    b'"{\\"city\\":\\"Paris\\"}"}}]}'
 )
 RESULT = b'{"role":"tool","tool_call_id":"call_1","content":"sunny"}'
 TOOLS = b'[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]'
@@ -95,6 +97,7 @@ async def test_without_quirks_the_request_goes_as_sent(make_client: MakeClient, 
         ("empty_content_with_tool_calls", {"messages": 2}),
         ("no_parallel_tool_calls", {"parallel_tool_calls": None}),
         ("max_tokens_only", {"max_completion_tokens": None, "max_tokens": 300}),
+        ("no_reasoning_fields", {"messages": 2}),
     ],
 )
 async def test_each_quirk_changes_only_its_own_part(
@@ -109,14 +112,32 @@ async def test_each_quirk_changes_only_its_own_part(
         expected["messages"][0]["role"] = "system"
     elif quirk == "empty_content_with_tool_calls":
         expected["messages"][2]["content"] = ""
+    elif quirk == "no_reasoning_fields":
+        del expected["messages"][2]["reasoning_content"], expected["messages"][2]["reasoning_details"]
     for key, value in changed.items():
         if key != "messages":
             expected.pop(key) if value is None else expected.__setitem__(key, value)
     assert sent == expected
     raw = chat.calls.last.request.content
-    untouched = [USER, RESULT] + ([CALLER] if quirk != "empty_content_with_tool_calls" else [])
+    untouched = [USER, RESULT] + (
+        [CALLER] if quirk not in ("empty_content_with_tool_calls", "no_reasoning_fields") else []
+    )
     for message in untouched:
         assert message in raw  # messages a quirk does not touch go as the client's own bytes
+
+
+async def test_quirks_on_one_message_all_apply(make_client: MakeClient, chat: respx.Route) -> None:
+    quirks = {"empty_content_with_tool_calls": True, "no_reasoning_fields": True}
+
+    await send(make_client, table(quirks=quirks))
+
+    assert sent_json(chat)["messages"][2] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+        ],
+    }
 
 
 async def test_empty_content_also_fills_a_missing_content(make_client: MakeClient, chat: respx.Route) -> None:

@@ -2,9 +2,11 @@
 OpenAI-compatible server speaks it (llama.cpp, vLLM, Ollama and the like have each refused some of these).
 
 It refuses, with a 400, what such servers refuse: a `developer` message, an assistant message that calls tools
-with a `null` content, `parallel_tool_calls`, `stream_options` and `max_completion_tokens`; and it sends usage
+with a `null` content or carries another provider's `reasoning_details` (as Groq refuses properties it does not
+know), `parallel_tool_calls`, `stream_options` and `max_completion_tokens`; and it sends usage
 on the chunk that finishes a stream, whether asked or not. The router reaches it only through a
-`[providers.local]` table with `type = "openai-compatible"` and every quirk switch on, its key in a variable
+`[providers.local]` table with `type = "openai-compatible"` and every quirk switch on but `no_reasoning_fields`
+(it takes `reasoning_content` back, as vLLM's reasoning parsers do), its key in a variable
 named by `api_key_env` and its timeout in the `LOCAL_*` variables every provider reads.
 """
 
@@ -30,6 +32,7 @@ QUIRKS = {
     "no_parallel_tool_calls": "Unrecognized request argument supplied: parallel_tool_calls",
     "no_stream_options": "Unrecognized request argument supplied: stream_options",
     "max_tokens_only": "Unrecognized request argument supplied: max_completion_tokens",
+    "no_reasoning_fields": "property 'reasoning_details' is unsupported",
 }
 FIELDS_REFUSED = {"parallel_tool_calls", "stream_options", "max_completion_tokens"}
 
@@ -58,7 +61,9 @@ class ConfiguredDialect(OpenAIWireDialect):
         return {self.key_env: self.key, "LOCAL_TIMEOUT": "2"}
 
     def router_config(self, base_url: str) -> str:
-        return provider_table(self.name, base_url, self.key_env, list(QUIRKS))
+        return provider_table(
+            self.name, base_url, self.key_env, [quirk for quirk in QUIRKS if quirk != "no_reasoning_fields"]
+        )
 
     def read(self, body: dict[str, Any], headers: Mapping[str, str]) -> Asked:
         asked = super().read(body, headers)
@@ -76,6 +81,8 @@ class ConfiguredDialect(OpenAIWireDialect):
                 return QUIRKS["developer_as_system"]
             if message.get("role") == "assistant" and message.get("tool_calls") and message.get("content") is None:
                 return f"Invalid 'messages[{position}].content': expected a string, got null"
+            if message.get("role") == "assistant" and "reasoning_details" in message:
+                return f"'messages.{position}' : property 'reasoning_details' is unsupported"
         return None
 
     def response_id(self) -> str:
