@@ -78,9 +78,9 @@ def encode_request(request: ChatRequest, model: str, *, stream: bool, default_ma
     system, turns = _conversation(params.messages)
     tools = _tools(params)
     choice = _tool_choice(params) if tools else None
-    client_max = params.max_completion_tokens or params.max_tokens
-    max_tokens = client_max if isinstance(client_max, int) else default_max_tokens
-    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": turns}
+    limit = params.max_completion_tokens or params.max_tokens
+    client_max = limit if isinstance(limit, int) else None
+    body: dict[str, Any] = {"model": model, "max_tokens": client_max or default_max_tokens, "messages": turns}
     if system:
         body["system"] = system
     if tools:
@@ -313,7 +313,7 @@ def _tool_choice(params: ChatCompletionRequest) -> wire.ToolChoice | None:
 
 
 def _thinking(
-    params: ChatCompletionRequest, model: str, body: dict[str, Any], client_max: int | None | Any
+    params: ChatCompletionRequest, model: str, body: dict[str, Any], client_max: int | None
 ) -> wire.ThinkingConfig | None:
     """`thinking` for the request's `reasoning_effort`, with `body`'s `max_tokens` and `output_config` to match.
 
@@ -335,7 +335,7 @@ def _thinking(
         body.setdefault("output_config", {})["effort"] = _EFFORTS[effort]
         return wire.ThinkingAdaptive()
     budget = _BUDGETS.get(effort, _BUDGETS["xhigh"])
-    if not isinstance(client_max, int):
+    if client_max is None:
         body["max_tokens"] += budget
     elif budget >= client_max:
         budget = client_max // 2
