@@ -1,15 +1,24 @@
-"""The `llm-router` command: `serve` runs the server, `hash-key` makes client keys for `[keys.<name>]`."""
+"""The `llm-router` command: `serve` runs the server, `hash-key` makes client keys for `[keys.<name>]`.
+
+`serve` reads and validates the configuration once, in the supervising process, and refuses to start with a
+one-line message when it is invalid or when the address is taken. The workers it starts are given those
+settings; they do not read the configuration again.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
 import math
 import os
+import resource
 import shutil
+import socket
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +27,8 @@ from app.access import hash_key, new_key
 from app.settings import CONFIG_ENV, ConfigError, load_settings
 
 if TYPE_CHECKING:
+    from litestar import Litestar
+
     from app.services import Services
     from app.settings import Settings
 
@@ -26,6 +37,9 @@ __all__ = ["main"]
 log = logging.getLogger("llm_router")
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Files a worker keeps open besides its client connections: upstream connections are counted apart, and this
+# covers Redis, metrics files, logs and the interpreter's own.
+_SPARE_FILES = 256
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     hashing = commands.add_parser(
         "hash-key",
         help="Print the sha256 to configure for a client key.",
-        description="Hash the client key read from standard input, or, when nothing is piped in (or with "
-        "--generate), generate a new key and print it with its hash. Configure the hash as "
-        '`[keys.<name>] sha256 = "..."`; give the key to the client. The router never stores the key.',
+        description="Hash the client key piped in on standard input. When nothing is piped in (standard "
+        "input is a terminal, or empty), or with --generate, generate a new key and print it with its hash. "
+        'Configure the hash as `[keys.<name>] sha256 = "..."`; give the key to the client. The router never '
+        "stores the key.",
     )
     hashing.add_argument("--generate", action="store_true", help="Generate a new key even if input is piped.")
     args = parser.parse_args(argv)
@@ -52,27 +67,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _hash_key(*, generate: bool) -> int:
-    if generate or sys.stdin.isatty():
-        key = new_key()
+    piped = "" if generate or sys.stdin.isatty() else sys.stdin.read().strip()
+    key = piped or new_key()
+    if not piped:
         print(f"key:    {key}")
-    else:
-        key = sys.stdin.read().strip()
-        if not key:
-            print("llm-router: no key on standard input (pipe one in, or use --generate)", file=sys.stderr)
-            return 2
     print(f"sha256: {hash_key(key)}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.config:
-        # Workers are separate processes: they find the file through the environment.
-        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
     try:
-        settings = load_settings(host=args.host, port=args.port, workers=args.workers)
+        settings = load_settings(args.config, host=args.host, port=args.port, workers=args.workers)
     except ConfigError as exc:
         print(f"llm-router: {exc}", file=sys.stderr)
         return 2
+    if (taken := address_unavailable(settings.host, settings.port)) is not None:
+        print(f"llm-router: {taken}", file=sys.stderr)
+        return 1
     # Before anything imports prometheus_client: it picks its storage once, at import, and workers inherit it.
     metrics_dir = _multiprocess_metrics(settings.workers)
     try:
@@ -96,27 +107,89 @@ def _run(settings: Settings) -> int:
 
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
 
     from app.telemetry.logs import configure_logging, granian_log_config
 
     configure_logging(settings.log_level, settings.log_format, services.redactor)
     _warn_if_open(settings)
+    _raise_open_file_limit(settings)
     Granian(
+        # Names the workers in the process list; they are built by `target_loader` below.
         "app.server:app_from_environment",
-        factory=True,
         address=settings.host,
         port=settings.port,
         workers=settings.workers,
         interface=Interfaces.ASGI,
         loop=Loops.uvloop,
         websockets=False,
+        # Granian holds a permit per open connection and stops accepting when they run out: with more permits
+        # than requests in flight (the defaults), a full worker still takes connections, to answer them 503
+        # and to answer /health.
+        backpressure=settings.max_connections,
+        http1_settings=HTTP1Settings(header_read_timeout=math.ceil(settings.header_timeout * 1000)),
         log_level=settings.log_level.lower(),  # type: ignore[arg-type]
         log_dictconfig=granian_log_config(settings.log_format),
         # On SIGTERM granian stops accepting and lets in-flight requests and streams finish; this bounds the
         # wait, after which the workers are killed.
         workers_kill_timeout=math.ceil(settings.shutdown_timeout),
-    ).serve()
+    ).serve(target_loader=partial(worker_app, settings), wrap_loader=False)
     return 0
+
+
+def worker_app(settings: Settings) -> Litestar:
+    """The app a worker serves, built from the settings `serve` validated (picklable, for spawned workers)."""
+    from app.server import create_app
+    from app.telemetry.logs import configure_logging
+
+    app = create_app(settings)
+    services: Services = app.state.services
+    configure_logging(settings.log_level, settings.log_format, services.redactor)
+    return app
+
+
+def address_unavailable(host: str, port: int) -> str | None:
+    """Why the server cannot listen on `host`:`port`, in one line; None when it can.
+
+    The server's sockets set SO_REUSEPORT, which would let a second router bind the port the first still
+    serves, the kernel then spreading connections over both. This probe binds without it, so any listener
+    already there, a router or another program, makes it fail. (Something that binds the port between this
+    check and the server's start still gets in: the check is for mistakes, not for races.)
+    """
+    if port == 0:
+        return None
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"cannot listen on {shown}: something is already listening there (another llm-router?)"
+            return f"cannot listen on {shown}: {exc.strerror or exc}"
+    return None
+
+
+def _raise_open_file_limit(settings: Settings) -> None:
+    """Let each worker hold `max_connections` client connections and its upstream ones: lift the soft limit.
+
+    Workers inherit the limit. Many systems start processes at a soft limit of 1024 open files, under which a
+    worker would fail to accept connections long before `max_connections`.
+    """
+    needed = settings.max_connections + settings.upstream_max_connections + _SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+        if ceiling < needed:
+            log.warning(
+                "the open-file limit is %d, and max_connections = %d needs about %d: raise the limit "
+                "(ulimit -n, or LimitNOFILE in systemd) or lower max_connections",
+                ceiling,
+                settings.max_connections,
+                needed,
+            )
 
 
 def _warn_if_open(settings: Settings) -> None:
@@ -130,12 +203,8 @@ def _warn_if_open(settings: Settings) -> None:
 
 
 def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    # The settings accept IP addresses only.
+    return ipaddress.ip_address(host).is_loopback
 
 
 def _multiprocess_metrics(workers: int) -> str | None:

@@ -8,15 +8,19 @@ the first byte of an answer or during a stream alike; the request's closers (`Re
 then close whatever it opened upstream. The handler still gets the disconnect from `receive()` (a streamed
 response listens for it), without two readers competing for the server's messages.
 
+It sits on every request, so it costs next to nothing where it has nothing to do: no task until the body has
+been read (a request that reads none, `/health`, needs no watching), one small task after, and the request's
+own task is cancelled directly rather than through a task group.
+
 A client that leaves while still sending its body ends the request the same way; its request log line says
 499 (nginx's "client closed request"), and nothing is logged as an error.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
-import anyio
 from litestar.enums import ScopeType
 
 from app.context import current
@@ -40,35 +44,59 @@ class CancelOnDisconnect:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        gone = anyio.Event()
-        body_read = False
-        async with anyio.create_task_group() as group:
-
-            async def watch() -> None:
-                message = await receive()  # after the body, the only message left to come is the disconnect
-                if message["type"] == "http.disconnect":
-                    _left(gone)
-                    group.cancel_scope.cancel()
-
-            async def watched_receive() -> ReceiveMessage:
-                nonlocal body_read
-                if body_read:
-                    await gone.wait()
-                    return _DISCONNECT
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    _left(gone)
-                elif not message.get("more_body", False):
-                    body_read = True
-                    group.start_soon(watch)
-                return message
-
-            await self.app(scope, watched_receive, send)
-            group.cancel_scope.cancel()  # the answer is complete: stop watching
+        watch = _Watch(receive)
+        try:
+            await self.app(scope, watch.receive, send)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            # The cancellation was ours, for a client that left: the request is over, not this task (unless
+            # something else cancelled it too).
+            if not watch.cancelled_request or task is None or task.uncancel() > 0:
+                raise
+        finally:
+            watch.stop()
 
 
-def _left(gone: anyio.Event) -> None:
-    gone.set()
+class _Watch:
+    """One request's `receive`, and the watcher that takes over once its body has been read."""
+
+    __slots__ = ("_receive", "_request", "_watcher", "cancelled_request", "gone")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._request = asyncio.current_task()
+        self._watcher: asyncio.Task[None] | None = None
+        self.gone: asyncio.Event | None = None
+        self.cancelled_request = False
+
+    async def receive(self) -> ReceiveMessage:
+        if self.gone is not None:  # the body has been read: the only message left to come is the disconnect
+            await self.gone.wait()
+            return _DISCONNECT
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            _left()
+        elif not message.get("more_body", False):
+            self.gone = asyncio.Event()
+            self._watcher = asyncio.create_task(self._watch())
+        return message
+
+    async def _watch(self) -> None:
+        message = await self._receive()
+        if message["type"] == "http.disconnect" and self.gone is not None:
+            _left()
+            self.gone.set()
+            if self._request is not None and not self._request.done():
+                self.cancelled_request = True
+                self._request.cancel()
+
+    def stop(self) -> None:
+        """The answer is complete (or abandoned): stop watching."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+def _left() -> None:
     context = current()
     if not context.status:
         context.status = CLIENT_CLOSED_REQUEST

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from app.settings import ConfigError, describe_validation_error
 from providers.base import Provider
-from providers.compatible import KIND, NAME, compatible_provider
+from providers.compatible import KIND, NAME, compatible_provider, settings_class
 
 if TYPE_CHECKING:
     from typing import Any
@@ -53,14 +53,21 @@ def build_providers(
     providers: dict[str, Provider] = {}
     for name, cls in classes.items():
         try:
-            providers[name] = cls.create(settings.providers.get(name, {}), transport)
+            table = settings.providers.get(name, {})
+            providers[name] = cls.create(table, transport)
         except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, f"[providers.{name}]")) from None
+            problem = describe_validation_error(exc, f"[providers.{name}]", cls.settings_class, table)
+            raise ConfigError(problem) from None
     for name, table in defined.items():
         try:
             providers[name] = compatible_provider(name, table, transport)
         except ValidationError as exc:
-            raise ConfigError(describe_validation_error(exc, f"[providers.{name}]")) from None
+            # A setting missing from a server's table is missing there, whatever variable could also hold it.
+            missing = all(error["type"] == "missing" for error in exc.errors())
+            problem = describe_validation_error(
+                exc, f"[providers.{name}]", settings_class(name), None if missing else table
+            )
+            raise ConfigError(problem) from None
     return providers
 
 

@@ -21,10 +21,14 @@ from litestar.di import Provide
 from app.access import KeyRing
 from app.access.admin import AdminGuard
 from app.access.gate import ClientGate
+from app.agents.definitions import COLLECTION as AGENTS
+from app.agents.definitions import ModelNames
 from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
+from app.api.agents import create_agent, delete_agent, list_agents, replace_agent, retrieve_agent
 from app.api.chat import create_chat_completion
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
+from app.api.messages import count_message_tokens, create_message
 from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
 from app.api.responses import create_response, delete_response, retrieve_response
@@ -40,15 +44,18 @@ from app.api.toolsets import (
 from app.catalog import ModelCatalog
 from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
+from app.intake import RequestIntake
 from app.lifecycle import Lifecycle
 from app.pipeline.answering import AnswerPipeline
+from app.records import SqliteRecordStore, default_database
 from app.registry import build_providers
 from app.routing import Planner
 from app.routing import Router as ModelRouter
 from app.services import Services
 from app.settings import load_settings
 from app.shared import SharedState
-from app.shared.toolsets import RedisInvocationLog, RedisToolsetStore
+from app.shared.records import RedisRecordStore
+from app.shared.toolsets import RedisInvocationLog
 from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
 from app.telemetry.logs import configured_secrets
 from app.telemetry.metrics import ModelLabels
@@ -56,11 +63,12 @@ from app.tools.egress import EgressClient
 from app.tools.invocations import LocalInvocationLog
 from app.tools.mcp_server import MCPServer
 from app.tools.registry import ToolRegistry
-from app.tools.store import SqliteToolsetStore, default_database
+from app.tools.store import COLLECTION as TOOLSETS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from app.records import RecordStore
     from app.settings import Settings
     from providers.base import Provider
 
@@ -95,7 +103,12 @@ def create_app(
     router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
     redactor = Redactor(configured_secrets(settings, providers))
     tools = tool_registry(settings, shared, metrics, redactor)
-    agents = AgentDirectory(settings.agents)
+    agents = AgentDirectory(
+        settings.agents,
+        names=ModelNames.of(settings, providers),
+        store=record_store(settings, shared, AGENTS),
+        sync_interval=settings.tools.sync_interval,
+    )
     pipeline = AnswerPipeline(
         router,
         shared.limiter,
@@ -128,6 +141,7 @@ def create_app(
         """Connect shared state on start; on shutdown, drain requests, then disconnect."""
         await shared.start()
         await tools.start()
+        await agents.start()
         services.lifecycle.started = True
         try:
             yield
@@ -135,6 +149,7 @@ def create_app(
             grace = settings.shutdown_timeout
             if left := await services.lifecycle.drain(grace):
                 log.warning("shutting down with %d requests still in flight after %s s", left, grace)
+            await agents.close()
             await tools.close()
             await tools.egress.aclose()
             await shared.close()
@@ -156,6 +171,8 @@ def create_app(
             create_response,
             retrieve_response,
             delete_response,
+            create_message,
+            count_message_tokens,
             list_models,
             retrieve_model,
             health,
@@ -184,6 +201,11 @@ def create_app(
                 ],
                 guards=[AdminGuard(admin_key)],
             ),
+            Router(
+                "/v1/agents",
+                route_handlers=[create_agent, list_agents, retrieve_agent, replace_agent, delete_agent],
+                guards=[AdminGuard(admin_key)],
+            ),
         ],
         dependencies=_dependencies(services) | _provided({"tools": tools, "mcp": mcp}),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
@@ -196,7 +218,9 @@ def create_app(
     )
     # Around everything litestar does, routing and its 404s included: every request is observed, and
     # authenticated when client keys are configured, before a handler runs.
-    gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
+    # Inside the gate, so a request without a valid key is refused before its body is read.
+    intake = RequestIntake(app.asgi_handler, settings)
+    gate = ClientGate(intake, services.keys, services.limiter, services.redactor)
     app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
     return app
 
@@ -234,15 +258,14 @@ def tool_registry(settings: Settings, shared: SharedState, metrics: Metrics, red
     """The tool registry, its toolsets and invocations kept in Redis when configured, else in SQLite and the
     worker's memory."""
     tools = settings.tools
+    invocations: Any
     if shared.redis is not None:
-        store: Any = RedisToolsetStore(shared.redis)
-        invocations: Any = RedisInvocationLog(shared.redis, tools.history)
+        invocations = RedisInvocationLog(shared.redis, tools.history)
     else:
-        store = SqliteToolsetStore(tools.database or default_database())
         invocations = LocalInvocationLog(tools.history)
     return ToolRegistry(
         tools,
-        store=store,
+        store=record_store(settings, shared, TOOLSETS),
         invocations=invocations,
         limiter=shared.limiter,
         egress=EgressClient(allow_private_networks=tools.allow_private_networks),
@@ -250,6 +273,13 @@ def tool_registry(settings: Settings, shared: SharedState, metrics: Metrics, red
         observer=metrics,
         secrets=redactor.add,
     )
+
+
+def record_store(settings: Settings, shared: SharedState, collection: str) -> RecordStore:
+    """Where what the admin API registers is kept: Redis when configured, else the SQLite file."""
+    if shared.redis is not None:
+        return RedisRecordStore(shared.redis, collection)
+    return SqliteRecordStore(settings.tools.database or default_database(), collection)
 
 
 def _constant(value: object) -> Any:

@@ -9,11 +9,14 @@ one exception to the prefix: it is `REDIS_URL`, as hosting platforms name it.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AliasChoices,
@@ -26,6 +29,11 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
+    from pydantic_core import ErrorDetails
 
 __all__ = [
     "AgentSettings",
@@ -41,6 +49,7 @@ __all__ = [
     "TargetSettings",
     "ToolSettings",
     "load_settings",
+    "settings_variable",
 ]
 
 Strategy = Literal["priority", "weighted", "latency", "least-busy"]
@@ -136,7 +145,11 @@ class FreeModelSettings(_Table):
 
 
 class ResponseStoreSettings(_Table):
-    """`[responses]`: the store that `previous_response_id` continues from (in memory, per worker)."""
+    """`[responses]`: the store that `previous_response_id` continues from.
+
+    Kept in Redis when `REDIS_URL` is set, shared by every worker and instance; otherwise, and while Redis is
+    unreachable, in each worker's memory, which `max_entries` and `max_bytes` bound.
+    """
 
     max_entries: int = Field(default=10_000, ge=1)
     max_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
@@ -200,10 +213,10 @@ class ToolSettings(_Table):
     """Whether tools may live on private and loopback addresses (self-hosted n8n does). Link-local and cloud
     metadata addresses are always refused."""
     database: str | None = None
-    """The SQLite file for toolsets registered through the API; `tools.sqlite3` under the user's data
-    directory when unset. Unused when `redis_url` is set."""
+    """The SQLite file for toolsets and agents registered through the API; `tools.sqlite3` under the user's
+    data directory when unset. Unused when `redis_url` is set."""
     sync_interval: float = Field(default=0.5, gt=0)
-    """Seconds between checks for toolsets changed by another worker or instance."""
+    """Seconds between checks for toolsets and agents changed by another worker or instance."""
     history: int = Field(default=1000, ge=1)
     """Invocations kept for `GET /v1/tools/invocations`."""
     log_content: bool = False
@@ -226,9 +239,9 @@ class AgentSettings(_Table):
     describe_toolsets: bool = False
     """Add the descriptions of the toolsets the agent's tools come from to its instructions."""
     description: str = ""
-    max_rounds: int = Field(default=10, ge=1)
+    max_rounds: int = Field(default=10, ge=1, le=100)
     """Rounds of tool calls at most; past them the answer stops with `finish_reason` `length`."""
-    parallel_tool_calls: int = Field(default=4, ge=1)
+    parallel_tool_calls: int = Field(default=4, ge=1, le=64)
     """Tool calls of one round run at once, at most."""
     tool_timeout: float | None = Field(default=None, gt=0)
     """Seconds one tool call may take (the tool's own timeout when unset)."""
@@ -244,6 +257,15 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     """Request bodies larger than this get 413."""
+    body_timeout: float = Field(default=60.0, gt=0)
+    """Seconds a client may take to send a request's body once its headers are in; a slower one gets 408."""
+    header_timeout: float = Field(default=30.0, gt=0)
+    """Seconds a client may take to send a request's headers, or to start its next request on a connection
+    kept alive; then the connection is closed."""
+    max_connections: int = Field(default=4096, ge=1)
+    """Connections each worker holds open at once, idle ones included; further ones wait to be accepted."""
+    max_requests_in_flight: int = Field(default=1024, ge=1)
+    """Requests each worker serves at once, counted from when their body is in; further ones get 503."""
     log_level: str = "INFO"
     log_format: LogFormat = "text"
     """`json` writes one JSON object per line, for log collectors."""
@@ -274,6 +296,16 @@ class Settings(BaseSettings):
     toolsets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """`[toolsets.<name>]` tables: toolsets registered from the config file (validated by `app.tools`)."""
 
+    @field_validator("host")
+    @classmethod
+    def _ip_address(cls, host: str) -> str:
+        # The server binds exactly this address; it does not resolve names.
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"must be an IP address (127.0.0.1, 0.0.0.0, ::), not {host!r}") from None
+        return host
+
     @field_validator("keys")
     @classmethod
     def _distinct_keys(cls, keys: dict[str, ClientKeySettings]) -> dict[str, ClientKeySettings]:
@@ -297,7 +329,10 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-    """Settings from the environment, the TOML file (if any) and `overrides`, in rising priority."""
+    """Settings from the environment, the TOML file (if any) and `overrides`, in rising priority.
+
+    `overrides` are the command line's flags: an error in one is reported as `--name`.
+    """
     path = config_file or os.environ.get(CONFIG_ENV)
     values: dict[str, Any] = {}
     if path:
@@ -307,17 +342,99 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
             raise ConfigError(f"The config file {path} does not exist.") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from None
-    values.update({key: value for key, value in overrides.items() if value is not None})
+    flags = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return Settings(**values)
+        return Settings(**(values | flags))
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, path)) from None
+        raise ConfigError(describe_validation_error(exc, path, Settings, values, flags)) from None
 
 
-def describe_validation_error(exc: ValidationError, source: str | os.PathLike[str] | None) -> str:
-    """One line per problem, naming the setting, for a person reading a start-up error."""
-    where = f" in {source}" if source else ""
+def describe_validation_error(
+    exc: ValidationError,
+    source: str | os.PathLike[str] | None,
+    model: type[BaseModel] | None = None,
+    given: Mapping[str, Any] | None = None,
+    flags: Collection[str] = (),
+) -> str:
+    """One clause per problem, for a person reading a start-up error.
+
+    Each names the setting where it was set: a command-line flag (in `flags`), the file or table `source`
+    (the values it holds are `given`), or else the environment variable `model` reads it from. An unknown key
+    comes with the closest known one.
+    """
     problems = "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}" for error in exc.errors()
+        f"{_origin(error['loc'], source, model, given, flags)}: {_problem(error, model)}" for error in exc.errors()
     )
-    return f"Invalid configuration{where}: {problems}."
+    return f"Invalid configuration: {problems}."
+
+
+def _origin(
+    loc: tuple[int | str, ...],
+    source: str | os.PathLike[str] | None,
+    model: type[BaseModel] | None,
+    given: Mapping[str, Any] | None,
+    flags: Collection[str],
+) -> str:
+    dotted = ".".join(str(part) for part in loc) or "settings"
+    name = str(loc[0]) if loc else ""
+    if name in flags:
+        return f"--{name.replace('_', '-')}" if len(loc) == 1 else dotted
+    if given is None or name in given or (variable := settings_variable(model, name)) is None:
+        return f"{dotted} in {source}" if source else dotted
+    inner = ".".join(str(part) for part in loc[1:])
+    return f"environment variable {variable}" + (f" ({inner})" if inner else "")
+
+
+def settings_variable(model: type[BaseModel] | None, name: str) -> str | None:
+    """The environment variable a settings class reads `name` from (None: not a settings field)."""
+    if model is None or not issubclass(model, BaseSettings) or (field := model.model_fields.get(name)) is None:
+        return None
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return alias.upper()
+    if isinstance(alias, AliasChoices):
+        # The choice spelt like a variable (`REDIS_URL`), else the first.
+        names = [choice for choice in alias.choices if isinstance(choice, str)]
+        return next((choice for choice in names if choice.isupper()), names[0].upper() if names else None)
+    return f"{model.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def _problem(error: ErrorDetails, model: type[BaseModel] | None) -> str:
+    if error["type"] == "value_error":
+        # Our validators' own words, without pydantic's "Value error, " before them.
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if error["type"] != "extra_forbidden":
+        return error["msg"]
+    loc = error["loc"]
+    known = _keys_at(model, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1) if known else []
+    return "not a known setting" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _keys_at(model: type[BaseModel] | None, path: tuple[int | str, ...]) -> list[str]:
+    """The keys a table at `path` inside `model` may hold: through nested tables, `dict` values and lists."""
+    annotation: Any = model
+    for part in path:
+        annotation = _table_type(annotation, part)
+    table = _model_in(annotation)
+    return list(table.model_fields) if table is not None else []
+
+
+def _table_type(annotation: Any, part: int | str) -> Any:
+    model = _model_in(annotation)
+    if model is not None:
+        field = model.model_fields.get(str(part))
+        return field.annotation if field is not None else None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return args[1]
+    if origin is list and args:
+        return args[0]
+    return None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model `annotation` names, itself or as the one model of a union (`X | None`)."""
+    candidates = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    models = [each for each in candidates if isinstance(each, type) and issubclass(each, BaseModel)]
+    return models[0] if len(models) == 1 else None

@@ -36,7 +36,15 @@ if TYPE_CHECKING:
     from providers.request import ChatRequest
     from providers.schema import Message
 
-__all__ = ["KIND", "CompatibleProvider", "CompatibleSettings", "Quirks", "compatible_provider"]
+__all__ = [
+    "KIND",
+    "NAME",
+    "CompatibleProvider",
+    "CompatibleSettings",
+    "Quirks",
+    "compatible_provider",
+    "settings_class",
+]
 
 KIND = "openai-compatible"
 # A provider's name is the prefix of its models (`<name>/<model id>`) and of its environment variables.
@@ -129,26 +137,31 @@ class CompatibleProvider(OpenAICompatibleProvider):
         return super().payload(request, model, stream=stream)
 
 
-def compatible_provider(name: str, table: Mapping[str, Any], transport: httpx.AsyncBaseTransport) -> CompatibleProvider:
-    """The provider `[providers.<name>]` defines (a pydantic `ValidationError` when the table is invalid)."""
+def settings_class(name: str) -> type[CompatibleSettings]:
+    """The settings of the server named `name`: its table, then `<NAME>_*` variables (`lm-studio`: `LM_STUDIO_*`)."""
     prefix = name.upper().replace("-", "_") + "_"
-    settings_class = type(
+    return type(
         f"{_title(name)}Settings",
         (CompatibleSettings,),
         {"model_config": SettingsConfigDict(env_prefix=prefix), "__module__": __name__},
     )
+
+
+def compatible_provider(name: str, table: Mapping[str, Any], transport: httpx.AsyncBaseTransport) -> CompatibleProvider:
+    """The provider `[providers.<name>]` defines (a pydantic `ValidationError` when the table is invalid)."""
+    settings_of_name = settings_class(name)
     values = dict(table)
     key_env = values.get("api_key_env")
     if "api_key" not in values and isinstance(key_env, str) and os.environ.get(key_env):
         values["api_key"] = os.environ[key_env]
-    settings = settings_class(**values)
+    settings = settings_of_name(**values)
     capabilities = settings.capabilities
     provider_class = type(
         f"{_title(name)}Provider",
         (CompatibleProvider,),
         {
             "name": name,
-            "settings_class": settings_class,
+            "settings_class": settings_of_name,
             "api_key_env": settings.api_key_env,
             "capabilities": Capabilities(
                 tools=capabilities.tools,

@@ -3,6 +3,7 @@
     RouterError                     anything that ends a request with an error response
     ├── InvalidRequest              400  the client's request is malformed (names the field in `param`)
     │   ├── InvalidToolDefinition   400  a toolset definition is invalid (its field in `param`)
+    │   ├── InvalidAgentDefinition  400  an agent definition is invalid (its field in `param`)
     │   └── InvalidToolArguments    400  a tool's arguments do not match its schema (`arguments.<field>`)
     ├── InvalidAPIKey               401  a client or admin key is required and the request has none of them
     ├── PermissionDenied            403  the key is known but may not do this
@@ -12,15 +13,19 @@
     │   ├── ModelNotFound           404  no provider or model answers to that name
     │   ├── ResponseNotFound        404  no stored response has that id (for this client)
     │   ├── ToolNotFound            404  no tool or toolset of that name that this client may see
+    │   ├── AgentNotFound           404  no agent of that name (the admin API)
     │   └── RouteNotFound           404  no endpoint at that URL
     ├── MethodNotAllowed            405  the endpoint exists, not with that method
+    ├── RequestTimeout              408  the body did not arrive within the configured time
     ├── ToolsetConflict             409  a toolset of that name exists, or comes from the config file
+    ├── AgentConflict               409  the name is an agent's or an alias's, or the agent is the config file's
     ├── RequestTooLarge             413  the body is over the configured limit
     ├── ClientRateLimited           429  the client's key is over its requests or tokens per minute
     ├── ToolRateLimited             429  a tool is over its calls per minute (with Retry-After)
     ├── ClientClosedRequest         499  the client went away before its answer (nobody reads this one)
     ├── InternalError               500  the router itself failed (logged with its traceback, never shown)
     ├── ProviderNotConfigured       503  the provider exists but the router has no key for it
+    ├── RouterOverloaded            503  the worker serves as many requests at once as it is allowed
     ├── ToolError                   502  the router got no usable answer from a tool; subclasses say how
     │   ├── ToolUnreachable         502  could not connect (a refused address included), or it broke
     │   ├── ToolInvalidResponse     502  the answer is not the tool's protocol, or not its `returns` schema
@@ -54,10 +59,13 @@ from typing import ClassVar
 
 __all__ = [
     "AdminDisabled",
+    "AgentConflict",
+    "AgentNotFound",
     "ClientClosedRequest",
     "ClientRateLimited",
     "InternalError",
     "InvalidAPIKey",
+    "InvalidAgentDefinition",
     "InvalidRequest",
     "InvalidToolArguments",
     "InvalidToolCall",
@@ -68,10 +76,12 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ProviderNotConfigured",
+    "RequestTimeout",
     "RequestTooLarge",
     "ResponseNotFound",
     "RouteNotFound",
     "RouterError",
+    "RouterOverloaded",
     "TargetUnavailable",
     "ToolError",
     "ToolInvalidResponse",
@@ -170,6 +180,12 @@ class MethodNotAllowed(RouterError):
     default_code = "method_not_allowed"
 
 
+class RequestTimeout(RouterError):
+    status = 408
+    type = "invalid_request_error"
+    default_code = "request_timeout"
+
+
 class RequestTooLarge(RouterError):
     status = 413
     type = "invalid_request_error"
@@ -226,6 +242,20 @@ class ToolsetConflict(RouterError):
     default_code = "toolset_exists"
 
 
+class InvalidAgentDefinition(InvalidRequest):
+    default_code = "invalid_agent_definition"
+
+
+class AgentNotFound(NotFound):
+    default_code = "agent_not_found"
+
+
+class AgentConflict(RouterError):
+    status = 409
+    type = "invalid_request_error"
+    default_code = "agent_exists"
+
+
 class ToolRateLimited(RouterError):
     """A tool's own calls-per-minute limit; the caller should wait `retry_after` seconds."""
 
@@ -257,6 +287,15 @@ class ToolTimeout(ToolError):
     status = 504
     type = "timeout_error"
     default_code = "tool_timeout"
+
+
+class RouterOverloaded(RouterError):
+    """This worker is serving as many requests as it may; another attempt shortly may find room."""
+
+    status = 503
+    type = "server_error"
+    default_code = "server_overloaded"
+    retryable = True
 
 
 class UpstreamError(RouterError):

@@ -4,8 +4,8 @@ handlers ask for.
 With keys configured, every request must present one (`Authorization: Bearer <key>`, or the `api-key` /
 `x-api-key` header other OpenAI-style SDKs send), or it is refused with 401 before any handler runs. Only the
 operational paths are exempt and keep their own rules: `/health`, `/ready`, `/openapi.json`, `/metrics`
-(loopback or the admin key), `/admin/*` and `/v1/toolsets*` (the admin key). Exempting these few, rather than protecting
-`/v1/*`, means no spelling of a path can reach the API without a key.
+(loopback or the admin key), `/admin/*`, `/v1/toolsets*` and `/v1/agents*` (the admin key). Exempting these
+few, rather than protecting `/v1/*`, means no spelling of a path can reach the API without a key.
 
 The handler, once it knows what the request asks for, calls `admit`: a model the key may not use is a 403,
 and a key over its limits a 429 with `Retry-After`. Responses to a limited key carry OpenAI's
@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["ClientGate", "admit", "charge_tokens", "estimate_tokens", "presented_key", "quota_headers"]
 
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
-_ADMIN = "/admin/"
-_TOOLSETS = "/v1/toolsets"  # the registry's admin API: the admin key, never a client key
+# `/admin/*`, and the admin APIs of the tool registry and the agents: the admin key, never a client key.
+_ADMIN_APIS = frozenset(("/v1/toolsets", "/v1/agents"))
+_ADMIN_PREFIXES = ("/admin/", "/v1/toolsets/", "/v1/agents/")
 _REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
 _TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 
@@ -176,7 +177,7 @@ def duration(seconds: float) -> str:
 
 
 def _exempt(path: str) -> bool:
-    return path in _OPEN or path.startswith(_ADMIN) or path == _TOOLSETS or path.startswith(_TOOLSETS + "/")
+    return path in _OPEN or path in _ADMIN_APIS or path.startswith(_ADMIN_PREFIXES)
 
 
 def _missing() -> InvalidAPIKey:

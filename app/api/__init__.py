@@ -2,6 +2,7 @@
 
     chat         POST /v1/chat/completions
     responses    POST /v1/responses, GET and DELETE /v1/responses/{id}
+    messages     POST /v1/messages, POST /v1/messages/count_tokens (Anthropic's Messages API)
     models       GET /v1/models, GET /v1/models/{id}
     admin        /admin/targets and its reset (the admin key)
     operations   /health, /ready, /metrics, /openapi.json

@@ -92,14 +92,9 @@ def completion_events(completion: ChatCompletion) -> list[AnswerEvent]:
     for choice in completion.choices:
         index, message = choice.index, choice.message
         events.append(ChoiceStarted(index, "" if message.content else message.content, None))
-        if message.reasoning_content:
-            events.append(ReasoningDelta(index, message.reasoning_content))
+        _said(events, index, message.reasoning_content, message.content, message.refusal)
         if message.reasoning_details:
             events.append(ReasoningDetails(index, message.reasoning_details))
-        if message.content:
-            events.append(TextDelta(index, message.content))
-        if message.refusal:
-            events.append(RefusalDelta(index, message.refusal))
         calls = [call for call in message.tool_calls or () if isinstance(call, FunctionToolCall)]
         for position, call in enumerate(calls):
             events.append(ToolCallStarted(index, position, call.id, call.function.name, call.function.arguments))
@@ -182,12 +177,7 @@ class ChunkNormaliser:
         elif state.finished:
             return
         delta = choice.delta
-        if delta.content:
-            events.append(TextDelta(index, delta.content))
-        if delta.refusal:
-            events.append(RefusalDelta(index, delta.refusal))
-        if delta.reasoning_content:
-            events.append(ReasoningDelta(index, delta.reasoning_content))
+        _said(events, index, delta.reasoning_content, delta.content, delta.refusal)
         if delta.reasoning_details:
             events.append(ReasoningDetails(index, delta.reasoning_details))
         if choice.logprobs is not None:
@@ -241,6 +231,22 @@ class ChunkNormaliser:
             events.append(ToolCallDone(choice, position, call.id, call.name or "", arguments))
         events.append(ChoiceFinished(choice, finish_reason(reason, has_calls=bool(state.calls))))
         return events
+
+
+def _said(
+    events: list[AnswerEvent],
+    choice: int,
+    reasoning: str | None | UnsetType,
+    text: str | None | UnsetType,
+    refusal: str | None | UnsetType,
+) -> None:
+    """What a message or a delta says, in the order a reader meets it: reasoning, then text or refusal."""
+    if reasoning:
+        events.append(ReasoningDelta(choice, reasoning))
+    if text:
+        events.append(TextDelta(choice, text))
+    if refusal:
+        events.append(RefusalDelta(choice, refusal))
 
 
 def _opening(value: str | None | UnsetType) -> str | None | UnsetType:

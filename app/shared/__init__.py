@@ -6,6 +6,7 @@ stored Responses-API conversations they may continue.
     limiter     `RedisRateLimiter`, the client-key token buckets in Redis
     responses   `RedisResponseStore`, stored responses for `previous_response_id`
     turns       `RedisTurnMemory`, an agent's turns waiting for the client's own tool results
+    records     `RedisRecordStore`, what the admin API registers (toolsets, agents), for every instance
 
 Without `REDIS_URL` the router uses its in-process board and limiter: right for one worker. `SharedState`
 is what `create_app` chooses from the settings.

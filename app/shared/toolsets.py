@@ -1,13 +1,10 @@
-"""The tool registry in Redis: toolsets every instance sees, and invocations every instance records.
+"""The tool registry's invocations in Redis, which every instance records and streams.
 
-    RedisToolsetStore     one hash of stored toolsets, and a generation counter each write moves; every
-                          worker polls the counter (`[tools] sync_interval`), so a toolset registered on
-                          one instance is served by all of them within a second
     RedisInvocationLog    the history as one capped list, and each invocation published on a channel that
                           every instance listens to for its live streams
 
-While Redis is unreachable, writes to the store fail (503, so the admin knows), the registry keeps serving
-the toolsets it has, and invocations are kept and streamed by the worker's own log until Redis is back.
+While Redis is unreachable, invocations are kept and streamed by the worker's own log until Redis is back.
+The toolsets themselves are kept by `app.shared.records.RedisRecordStore`.
 """
 
 from __future__ import annotations
@@ -19,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from app.shared.link import RedisUnavailable
 from app.tools.invocations import LocalInvocationLog, Subscription, decode_invocation, encode_invocation
-from providers.errors import RouterError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -29,65 +25,9 @@ if TYPE_CHECKING:
     from app.shared.link import RedisLink
     from app.tools.invocations import Invocation
 
-__all__ = ["RedisInvocationLog", "RedisToolsetStore"]
+__all__ = ["RedisInvocationLog"]
 
 log = logging.getLogger(__name__)
-
-
-def _store_down() -> RouterError:
-    return RouterError(
-        "The toolset store (Redis) is unreachable; try again shortly.", status=503, code="store_unavailable"
-    )
-
-
-class RedisToolsetStore:
-    def __init__(self, link: RedisLink) -> None:
-        self.link = link
-        self._hash = link.key("toolsets")
-        self._generation = link.key("toolsets", "generation")
-        self._last = 0
-
-    async def load(self) -> dict[str, bytes]:
-        try:
-            found = await self.link.run(lambda: self.link.client.hgetall(self._hash))
-        except RedisUnavailable:
-            raise _store_down() from None
-        return {_text(name): _bytes(data) for name, data in found.items()}
-
-    async def create(self, name: str, data: bytes) -> bool:
-        return await self._write(lambda: self.link.client.hsetnx(self._hash, name, data))
-
-    async def replace(self, name: str, data: bytes) -> bool:
-        async def replace() -> int:
-            if not await self.link.client.hexists(self._hash, name):
-                return 0
-            await self.link.client.hset(self._hash, name, data)
-            return 1
-
-        return await self._write(replace)
-
-    async def delete(self, name: str) -> bool:
-        return await self._write(lambda: self.link.client.hdel(self._hash, name))
-
-    async def generation(self) -> int:
-        try:
-            value = await self.link.run(lambda: self.link.client.get(self._generation))
-        except RedisUnavailable:
-            return self._last  # nothing new can be known: keep what is loaded
-        self._last = int(value or 0)
-        return self._last
-
-    async def close(self) -> None:
-        return None
-
-    async def _write(self, operation: object) -> bool:
-        try:
-            changed = bool(await self.link.run(operation))  # type: ignore[arg-type]
-            if changed:
-                await self.link.run(lambda: self.link.client.incr(self._generation))
-        except RedisUnavailable:
-            raise _store_down() from None
-        return changed
 
 
 class RedisInvocationLog:
@@ -159,10 +99,6 @@ class RedisInvocationLog:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _bytes(value: bytes | str) -> bytes:

@@ -9,6 +9,12 @@ already scrub upstream error text; this is the second line of defence.
 Structured fields travel as `extra={"fields": {...}}`: the JSON formatter merges them into the object, the
 text formatter appends them as `name=value`. A record logged while a request is served, without fields of its
 own, gets that request's id (`RequestIds`), so a warning can be found next to its request's line.
+
+Client input reaches log records (model names, paths, upstream error text), so both formatters escape control
+characters in every value they write (`printable`): a newline in a model name cannot start a line of its own.
+In the text format each record is one line that starts at the first column, any traceback follows on lines
+indented by two spaces, and a field value with a space, `"` or `=` in it is quoted, so no value can pass for
+another field or another record.
 """
 
 from __future__ import annotations
@@ -39,12 +45,20 @@ __all__ = [
     "configure_logging",
     "configured_secrets",
     "granian_log_config",
+    "printable",
 ]
 
 REDACTED = "[redacted]"
 # httpx logs every upstream request at INFO: one line per attempt is noise next to one line per request.
 _QUIET_LOGGERS = ("httpx", "httpcore")
 _encoder = msgspec.json.Encoder()
+# C0 and C1 control characters, DEL, and Unicode's line and paragraph separators: each can end a line, move the
+# cursor or recolour a terminal. Line feeds inside tracebacks are the formatters' own and are kept (`_CONTROLS`).
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# A text-format field value with one of these is quoted, so that it cannot read as a further `name=value`.
+_NEEDS_QUOTES = re.compile(r'[\s"=]')
 
 
 class Redactor(logging.Filter):
@@ -104,6 +118,28 @@ class Redactor(logging.Filter):
 _plain = logging.Formatter()
 
 
+def printable(text: str) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x1b`, `\\u2028`)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if escaped := _SHORT_ESCAPES.get(char):
+        return escaped
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _printable_lines(text: str) -> str:
+    """A traceback or stack with its control characters escaped, its line breaks kept."""
+    return _CONTROLS.sub(_escape, text)
+
+
+def _printable_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {name: printable(value) if isinstance(value, str) else value for name, value in fields.items()}
+
+
 class RequestIds(logging.Filter):
     """Tags a record logged while a request is served (a warning, an error) with that request's id."""
 
@@ -138,17 +174,18 @@ class JsonFormatter(logging.Formatter):
             "time": self._time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": printable(record.getMessage()),
         }
         fields: dict[str, Any] | None = getattr(record, "fields", None)
         if fields:
-            entry.update(fields)
+            entry.update(_printable_fields(fields))
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
+        # JSON escapes line breaks itself: a traceback stays one string on the record's one line.
         if record.exc_text:
-            entry["exception"] = record.exc_text
+            entry["exception"] = _printable_lines(record.exc_text)
         if record.stack_info:
-            entry["stack"] = record.stack_info
+            entry["stack"] = _printable_lines(record.stack_info)
         return _encoder.encode(entry).decode()
 
     def _time(self, created: float) -> str:
@@ -161,17 +198,38 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger: message name=value ...` for people reading a terminal."""
+    """`time level logger: message name=value ...` for people reading a terminal, one line per record."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        text = super().formatMessage(record)
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
         fields: dict[str, Any] | None = getattr(record, "fields", None)
         if fields:
-            text += "".join(f" {name}={value}" for name, value in fields.items() if value is not None)
+            text += "".join(f" {name}={_field_value(value)}" for name, value in fields.items() if value is not None)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text += _indented(record.exc_text)
+        if record.stack_info:
+            text += _indented(self.formatStack(record.stack_info))
         return text
+
+
+def _field_value(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if text and _NEEDS_QUOTES.search(text) is None:
+        return printable(text)
+    # Quoted the way a JSON string is, so that the escapes read the same inside quotes and out.
+    return '"' + printable(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
+def _indented(block: str) -> str:
+    """A traceback or stack as continuation lines: only a record's first line starts at the first column."""
+    return "".join(f"\n  {line}" for line in _printable_lines(block).rstrip("\n").split("\n"))
 
 
 def configure_logging(level: str, log_format: LogFormat, redactor: Redactor) -> None:

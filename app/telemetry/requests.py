@@ -73,7 +73,8 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observed)
         finally:
-            await _run_closers(context)
+            if context.closers:
+                await _run_closers(context)
             seconds = time.perf_counter() - context.started
             self.lifecycle.left()
             route = _route(scope)

@@ -9,15 +9,15 @@
 
 Config-file toolsets are read-only here; their tools are found when the worker starts (a server that does
 not answer then leaves its toolset empty, with `error` set, until a refresh). API toolsets are kept in the
-store with the tools found for them, and every worker polls the store's generation to pick up changes made
-elsewhere. A client key sees only the tools its `tools` patterns allow; `visible_to=None` means no key
-(an open router, or the router's own use), which sees everything.
+store with the tools found for them, and every worker follows the store's generation
+(`app.records.StoreFollower`) to pick up changes made elsewhere. A client key sees only the tools its
+`tools` patterns allow; `visible_to=None` means no key (an open router, or the router's own use), which
+sees everything.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from app.records import StoreFollower
 from app.settings import ConfigError
 from app.tools.calls import call_with_policy
 from app.tools.definitions import decode_definition, parse_definition, resolve_headers
@@ -50,13 +51,13 @@ if TYPE_CHECKING:
 
     from app.access.keys import ClientKey
     from app.access.limits import RateLimiter
+    from app.records import RecordStore
     from app.settings import ToolSettings
     from app.tools.definitions import ToolsetDefinition
     from app.tools.egress import EgressClient
     from app.tools.invocations import InvocationLog, Outcome
     from app.tools.kinds import ToolSpec
     from app.tools.results import ToolOutput
-    from app.tools.store import ToolsetStore
     from app.tools.toolsets import Source, Tool
 
 __all__ = ["InvocationObserver", "ToolRegistry"]
@@ -78,7 +79,7 @@ class ToolRegistry:
         self,
         settings: ToolSettings,
         *,
-        store: ToolsetStore,
+        store: RecordStore,
         invocations: InvocationLog,
         limiter: RateLimiter,
         egress: EgressClient,
@@ -95,8 +96,10 @@ class ToolRegistry:
         self._secrets = secrets
         self._toolsets: dict[str, Toolset] = {}
         self._config = [_config_definition(name, table, settings) for name, table in (config_toolsets or {}).items()]
-        self._generation: int | None = None
-        self._sync: asyncio.Task[None] | None = None
+        self._follower = StoreFollower(
+            store, self._apply_stored, interval=settings.sync_interval, each_poll=self._retry_failed_discovery
+        )
+        self._retry_at = 0.0
         self._write = asyncio.Lock()
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -111,13 +114,11 @@ class ToolRegistry:
             await self.sync()
         except RouterError as exc:  # the store is down (Redis): serve what there is, and keep trying
             log.warning("could not read the toolset store: %s", exc.message)
-        self._sync = asyncio.create_task(self._follow(), name="tool registry sync")
+        self._retry_at = time.monotonic() + _RETRY_FAILED_DISCOVERY
+        self._follower.start()
 
     async def close(self) -> None:
-        if self._sync is not None:
-            self._sync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync
+        await self._follower.close()
         for task in self._closing:
             task.cancel()
         await asyncio.gather(*self._closing, return_exceptions=True)
@@ -260,10 +261,9 @@ class ToolRegistry:
 
     async def sync(self) -> None:
         """Pick up toolsets another worker or instance registered, replaced or removed."""
-        generation = await self.store.generation()
-        if generation == self._generation:
-            return
-        stored = await self.store.load()
+        await self._follower.sync()
+
+    def _apply_stored(self, stored: dict[str, bytes]) -> None:
         for name, data in stored.items():
             current = self._toolsets.get(name)
             if current is not None and (current.source == "config" or current.stored == data):
@@ -277,20 +277,14 @@ class ToolRegistry:
         for name, toolset in list(self._toolsets.items()):
             if toolset.source == "api" and name not in stored:
                 self._uninstall(name)
-        self._generation = generation
 
-    async def _follow(self) -> None:
-        retry_at = time.monotonic() + _RETRY_FAILED_DISCOVERY
-        while True:
-            await asyncio.sleep(self.settings.sync_interval)
-            try:
-                await self.sync()
-            except Exception:
-                log.exception("reading the toolset store failed")
-            if time.monotonic() >= retry_at:
-                retry_at = time.monotonic() + _RETRY_FAILED_DISCOVERY
-                for toolset in [toolset for toolset in self._toolsets.values() if toolset.error]:
-                    self._install(await self._discover_config(toolset.definition))
+    async def _retry_failed_discovery(self) -> None:
+        """Now and then, look again for the tools of config toolsets whose servers did not answer."""
+        if time.monotonic() < self._retry_at:
+            return
+        self._retry_at = time.monotonic() + _RETRY_FAILED_DISCOVERY
+        for toolset in [toolset for toolset in self._toolsets.values() if toolset.error]:
+            self._install(await self._discover_config(toolset.definition))
 
     # ----------------------------------------------------------------------------------------- building
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import openai
 import pytest
 
+from tests.e2e.tools.servers import ToolServer
 from tests.e2e.upstreams import DIALECTS, OpenAIWireDialect, Upstream
 from tests.support.processes import RouterProcess, run_router
 
@@ -23,6 +24,15 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[Upstream]:
     server = Upstream(DIALECTS)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tool_server() -> Iterator[ToolServer]:
+    """The HTTP tool servers the registry and agent tests call (webhooks, an OpenAPI document)."""
+    server = ToolServer()
     server.start()
     yield server
     server.stop()

@@ -16,7 +16,6 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.tools.servers import ToolServer
 from tests.e2e.upstreams import OpenRouterDialect
 from tests.support.openapi import assert_valid
 from tests.support.processes import run_router
@@ -24,6 +23,7 @@ from tests.support.processes import run_router
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tests.e2e.tools.servers import ToolServer
     from tests.e2e.upstreams import Upstream
     from tests.support.processes import RouterProcess
 
@@ -31,14 +31,6 @@ pytestmark = pytest.mark.e2e
 
 ADMIN = "admin-e2e-agents-0123456789"
 WEATHER = "What is the weather in 'Oslo'?"
-
-
-@pytest.fixture(scope="module")
-def tool_server() -> Iterator[ToolServer]:
-    server = ToolServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def config(tool_server: ToolServer) -> str:

@@ -4,7 +4,7 @@ A real router serves the mock provider. Schemathesis generates requests for ever
 not; request bodies naming a model are steered to the mock's answering scenarios, so generated messages,
 tools and schemas reach routing, the mock's argument builder and normalisation instead of stopping at
 "unknown model". The router may refuse anything, but only ever with a 4xx (or an upstream's 5xx) in OpenAI's
-envelope: never a 500, which would mean it failed to handle the request.
+envelope (Anthropic's on the Messages API): never a 500, which would mean it failed to handle the request.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import schemathesis
 import yaml
 
 from app import __version__
+from tests.support.anthropic import assert_anthropic_error
 from tests.support.openapi import assert_valid
 from tests.support.processes import run_router
 
@@ -89,4 +90,7 @@ def test_no_request_makes_the_router_fail(case: OpenApiCase, fuzzed_router: Rout
     assert response.status_code != 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
     if response.status_code >= 400:
         error: Any = response.json()
-        assert_valid(error, "ErrorResponse")
+        if case.path.startswith("/v1/messages"):
+            assert_anthropic_error(error)
+        else:
+            assert_valid(error, "ErrorResponse")

@@ -32,14 +32,6 @@ KEYS = {"weather-only": "sk-e2e-weather-only", "none": "sk-e2e-no-tools"}
 
 
 @pytest.fixture(scope="module")
-def tool_server() -> Iterator[ToolServer]:
-    server = ToolServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def mcp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from run_mcp_server(tmp_path_factory.mktemp("mcp"))
 

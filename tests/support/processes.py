@@ -63,6 +63,8 @@ def run_router(
     """Start `llm-router serve` on a free port, wait until /health answers, stop it afterwards."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    # What the router keeps by default (API toolsets and agents) stays with the test, not in the user's home.
+    environment["XDG_DATA_HOME"] = str(log_dir / "data")
     environment.update(env or {})
     log = log_dir / f"router-{port}.log"
     with log.open("wb") as output:

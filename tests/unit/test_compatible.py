@@ -247,7 +247,7 @@ def test_a_server_is_built_beside_the_installed_providers(monkeypatch: pytest.Mo
         ({"openrouter": table()}, "openrouter is an installed provider"),
         ({"ollama": {**table(), "type": "anthropic"}}, "'anthropic' is not a kind the router knows"),
         ({"Ollama": table()}, "a provider's name is"),
-        ({"ollama": {"type": "openai-compatible"}}, "[providers.ollama]: base_url"),
+        ({"ollama": {"type": "openai-compatible"}}, "base_url in [providers.ollama]: Field required"),
         ({"ollama": table(quirks={"no_tools": True})}, "quirks.no_tools"),
         ({"ollama": {"base_url": BASE}}, 'needs type = "openai-compatible"'),
     ],

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, get_origin
 
 import pytest
+from pydantic import BaseModel
 
-from app.settings import ConfigError, Settings, load_settings
+from app.settings import ConfigError, Settings, load_settings, settings_variable
 from providers.deepseek import DeepSeekSettings
 from providers.openrouter import OpenRouterSettings
 
 from .support import USER_HI, build_app, json_response
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import httpx
     import respx
 
     from providers.base import ProviderSettings
 
+ROOT = Path(__file__).resolve().parents[2]
 COMPLETION = (
     b'{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,'
     b'"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}'
@@ -217,13 +219,37 @@ def test_invalid_provider_value_names_the_field(
     assert "sk-secret-value" not in message
 
 
-def test_invalid_provider_value_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncBaseTransport
+@pytest.mark.parametrize("variable", ["DEEPSEEK_TIMEOUT", "OPENROUTER_TIMEOUT"])
+def test_invalid_provider_value_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, http: httpx.AsyncBaseTransport, config: Any, variable: str
 ) -> None:
-    monkeypatch.setenv("DEEPSEEK_TIMEOUT", "soon")
+    monkeypatch.setenv(variable, "abc")
+    settings = load_settings(config('[providers.openrouter]\napp_title = "from the file"\n'))
 
-    with pytest.raises(ConfigError, match="timeout"):
-        build_app(http, load_settings())
+    with pytest.raises(ConfigError) as caught:
+        build_app(http, settings)
+
+    message = str(caught.value)
+    assert f"environment variable {variable}:" in message
+    assert "[providers." not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LLM_ROUTER_PORT", "abc"), ("LLM_ROUTER_BODY_TIMEOUT", "0"), ("LLM_ROUTER_LOG_FORMAT", "xml")],
+)
+def test_invalid_router_value_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, config: Any, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    path = config("workers = 2\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+
+    message = str(caught.value)
+    assert f"environment variable {variable}:" in message
+    assert str(path) not in message
 
 
 @pytest.mark.parametrize(
@@ -250,6 +276,56 @@ def test_invalid_router_value_names_the_field(config: Any, text: str, field: str
     assert str(path) in message
 
 
+def test_an_invalid_flag_is_named_as_a_flag(config: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config("port = 7070\n"), port=70000, host="localhost")
+
+    message = str(caught.value)
+    assert "--port: Input should be less than or equal to 65535" in message
+    assert "--host: must be an IP address" in message
+
+
+def test_a_flag_replaces_an_invalid_file_value(config: Any) -> None:
+    assert load_settings(config('port = "eighty"\n'), port=8080).port == 8080
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("prot = 8080", "prot in {path}: not a known setting (did you mean 'port'?)"),
+        ("[routing]\ntimout = 3", "routing.timout in {path}: not a known setting (did you mean 'timeout'?)"),
+        (
+            '[models.smart]\ntargets = ["mock/text"]\nstratgy = "weighted"',
+            "models.smart.stratgy in {path}: not a known setting (did you mean 'strategy'?)",
+        ),
+        (
+            '[models.smart]\ntargets = [{ model = "mock/text", wieght = 2 }]',
+            "models.smart.targets.0.wieght in {path}: not a known setting (did you mean 'weight'?)",
+        ),
+        ('[keys.n8n]\nsha = "00"', "keys.n8n.sha in {path}: not a known setting (did you mean 'sha256'?)"),
+        ("zzz = 1", "zzz in {path}: not a known setting."),
+    ],
+)
+def test_an_unknown_key_comes_with_the_closest_known_one(config: Any, text: str, suggestion: str) -> None:
+    path = config(text + "\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+
+    assert suggestion.format(path=path) in str(caught.value)
+
+
+def test_an_unknown_provider_key_comes_with_the_closest_known_one(config: Any, http: httpx.AsyncBaseTransport) -> None:
+    settings = load_settings(config('[providers.openrouter]\napi_kee = "sk-secret-value"\n'))
+
+    with pytest.raises(ConfigError) as caught:
+        build_app(http, settings)
+
+    message = str(caught.value)
+    assert "api_kee in [providers.openrouter]: not a known setting (did you mean 'api_key'?)" in message
+    assert "sk-secret-value" not in message
+
+
 def test_invalid_toml(config: Any) -> None:
     path = config("[providers.openrouter\napi_key = \n")
 
@@ -260,6 +336,31 @@ def test_invalid_toml(config: Any) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nowhere.toml")
+
+
+# --------------------------------------------------------------------------------------------- documented
+
+
+def test_every_router_setting_is_in_the_example_config() -> None:
+    text = (ROOT / "llm-router.example.toml").read_text(encoding="utf-8")
+
+    missing = [name for name in Settings.model_fields if not re.search(rf"^(# )?(\[{name}[\].]|{name} =)", text, re.M)]
+
+    assert missing == []
+
+
+def test_every_router_variable_is_in_the_readme() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    scalars = [name for name, field in Settings.model_fields.items() if not _is_table(field.annotation)]
+
+    missing = [name for name in scalars if f"`{settings_variable(Settings, name)}`" not in text]
+
+    assert len(scalars) > 10
+    assert missing == []
+
+
+def _is_table(annotation: Any) -> bool:
+    return get_origin(annotation) is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
 
 
 @pytest.mark.parametrize("settings_class", [OpenRouterSettings, DeepSeekSettings])

@@ -7,6 +7,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.telemetry.logs import REDACTED, JsonFormatter, Redactor, TextFormatter, granian_log_config
@@ -14,7 +15,6 @@ from app.telemetry.logs import REDACTED, JsonFormatter, Redactor, TextFormatter,
 from .support import USER_HI
 
 if TYPE_CHECKING:
-    import pytest
     from litestar import Litestar
     from litestar.testing import AsyncTestClient
 
@@ -83,6 +83,58 @@ def test_json_lines_carry_the_structured_fields() -> None:
     assert entry["key"] is None
     assert "ValueError" in entry["exception"]
     assert entry["time"].endswith("Z")
+
+
+FORGED = "x\n2030-01-01 00:00:00,000 INFO llm_router.requests: forged status=200"
+
+
+def test_a_value_with_a_line_break_cannot_forge_a_text_log_line() -> None:
+    text = formatted(
+        TextFormatter(), Redactor(), "unknown model %s", FORGED, fields={"model": FORGED, "path": "/v1/a b"}
+    )
+
+    lines = text.rstrip("\n").split("\n")
+    assert [line for line in lines if not line.startswith("  ")] == [lines[0]]  # the traceback is indented
+    assert "unknown model x\\n2030-01-01" in lines[0]
+    assert 'model="x\\n2030-01-01 00:00:00,000 INFO llm_router.requests: forged status=200"' in lines[0]
+    assert 'path="/v1/a b"' in lines[0]
+
+
+def test_an_exception_message_cannot_forge_a_text_log_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter())
+    logger = logging.getLogger("test.telemetry.exception")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"bad model {FORGED}\r\x1b[2J")
+        except ValueError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+
+    lines = stream.getvalue().rstrip("\n").split("\n")
+    assert sum(not line.startswith("  ") for line in lines) == 1
+    assert any(line.startswith("  2030-01-01") for line in lines)
+    assert "\r" not in stream.getvalue()
+    assert "\x1b" not in stream.getvalue()
+    assert "\\r\\x1b[2J" in stream.getvalue()
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\x1b", "\x00", "\x7f", "\x85", "\u2028"])
+def test_json_values_carry_no_control_characters(char: str) -> None:
+    value = f"mock/a{char}b"
+    line = formatted(JsonFormatter(), Redactor(), "model %s", value, fields={"model": value})
+
+    assert line.count("\n") == 1
+    assert line.endswith("\n")
+    entry = json.loads(line)
+    for text in (entry["message"], entry["model"]):
+        assert char not in text
+        assert "a\\" in text  # written as an escape, not dropped
+    assert "\n" in entry["exception"]  # a traceback keeps its lines inside the one JSON line
 
 
 def test_granian_logs_json_too_when_asked() -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from app.access.limits import LocalRateLimiter
+from app.records import MemoryRecordStore, SqliteRecordStore
 from app.settings import ConfigError, ToolSettings
 from app.tools.definitions import parse_definition
 from app.tools.egress import AddressRefused, EgressClient, GuardedResolver, UrlRefused, check_url, refusal
@@ -19,7 +20,6 @@ from app.tools.invocations import LocalInvocationLog
 from app.tools.names import local_names
 from app.tools.registry import ToolRegistry
 from app.tools.results import http_output
-from app.tools.store import MemoryToolsetStore, SqliteToolsetStore
 from providers.errors import InvalidToolArguments, InvalidToolDefinition, ToolNotFound, ToolUnreachable
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def registry(store: Any = None, **settings: Any) -> ToolRegistry:
     tool_settings = ToolSettings(**settings)
     return ToolRegistry(
         tool_settings,
-        store=store or MemoryToolsetStore(),
+        store=store or MemoryRecordStore("toolsets"),
         invocations=LocalInvocationLog(10),
         limiter=LocalRateLimiter(),
         egress=EgressClient(allow_private_networks=True),
@@ -204,12 +204,12 @@ async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None
 
 async def test_a_sqlite_store_gives_toolsets_back_after_a_restart(echo_url: str, tmp_path: Path) -> None:
     body = b'{"name": "kept", "kind": "http", "tools": [{"name": "echo", "url": "%s"}]}' % echo_url.encode()
-    first = registry(SqliteToolsetStore(tmp_path / "tools.sqlite3"))
+    first = registry(SqliteRecordStore(tmp_path / "tools.sqlite3", "toolsets"))
     await first.start()
     await first.register(body)
     await first.close()
     await first.egress.aclose()
-    second = registry(SqliteToolsetStore(tmp_path / "tools.sqlite3"))
+    second = registry(SqliteRecordStore(tmp_path / "tools.sqlite3", "toolsets"))
     await second.start()
     try:
         result = await second.invoke("kept_echo", {"a": 1}, request_id="r")
@@ -224,7 +224,7 @@ def test_an_invalid_config_toolset_stops_the_router_naming_its_setting() -> None
     with pytest.raises(ConfigError, match=r"toolsets\.bad\.tools\[0\]\.url"):
         ToolRegistry(
             ToolSettings(),
-            store=MemoryToolsetStore(),
+            store=MemoryRecordStore("toolsets"),
             invocations=LocalInvocationLog(10),
             limiter=LocalRateLimiter(),
             egress=None,  # type: ignore[arg-type]
