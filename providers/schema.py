@@ -163,11 +163,16 @@ class AssistantMessage(_Wire, kw_only=True, tag_field="role", tag="assistant"):
     audio: JsonObject | UnsetType | None = UNSET
     # DeepSeek's thinking mode requires it back after a tool-calling turn.
     reasoning_content: str | UnsetType | None = UNSET
+    # The signed reasoning blocks the router sent (OpenRouter's shape): Anthropic requires them back after a
+    # tool-calling turn with thinking on. Loosely typed: each adapter takes the entries it understands.
+    reasoning_details: list[JsonObject] | UnsetType | None = UNSET
 
 
 class ToolMessage(_Wire, kw_only=True, tag_field="role", tag="tool"):
     content: TextContent
     tool_call_id: str
+    # Not OpenAI's: whether the tool failed, for dialects that tell the model (Anthropic's `is_error`).
+    is_error: bool | UnsetType | None = UNSET
 
 
 class FunctionMessage(_Wire, kw_only=True, tag_field="role", tag="function"):
@@ -354,6 +359,10 @@ class CompletionMessage(_Wire, kw_only=True):
     reasoning_content: str | UnsetType | None = UNSET
     # OpenRouter's name for reasoning text; adapters move it to `reasoning_content`.
     reasoning: str | UnsetType | None = UNSET
+    # Reasoning blocks with what a follow-up must send back (signatures, encrypted data), OpenRouter's shape:
+    # `{"type": "reasoning.text", "text", "signature", "format", "index"}`, `{"type": "reasoning.encrypted",
+    # "data", ...}`. A client that echoes the assistant message returns them; see `AssistantMessage`.
+    reasoning_details: list[JsonObject] | UnsetType | None = UNSET
 
 
 class Choice(_Wire, kw_only=True):
@@ -395,6 +404,8 @@ class ChoiceDelta(_Wire, kw_only=True):
     tool_calls: list[ToolCallDelta] | UnsetType | None = UNSET
     reasoning_content: str | UnsetType | None = UNSET
     reasoning: str | UnsetType | None = UNSET
+    # Entries of the message's `reasoning_details`, each carrying its `index` there (see `CompletionMessage`).
+    reasoning_details: list[JsonObject] | UnsetType | None = UNSET
 
 
 class ChunkChoice(_Wire, kw_only=True):

@@ -184,6 +184,7 @@ class _Round:
             content=message.content if message is not None and message.content else None,
             tool_calls=calls or UNSET,
             reasoning_content=message.reasoning_content if message is not None else UNSET,
+            reasoning_details=message.reasoning_details if message is not None else UNSET,
         )
 
 

@@ -26,6 +26,7 @@ from app.pipeline.events import (
     KeepAlive,
     Logprobs,
     ReasoningDelta,
+    ReasoningDetails,
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
@@ -110,6 +111,9 @@ class ChunkWriter:
             elif isinstance(event, RefusalDelta):
                 delta = choice(event.choice).delta
                 delta.refusal = (delta.refusal or "") + event.text
+            elif isinstance(event, ReasoningDetails):
+                delta = choice(event.choice).delta
+                delta.reasoning_details = [*(delta.reasoning_details or ()), *event.details]
             elif isinstance(event, ChoiceFinished):
                 choice(event.choice).finish_reason = event.finish_reason
             elif isinstance(event, ChoiceStarted):

@@ -16,6 +16,7 @@ from app.pipeline.events import (
     ChoiceFinished,
     Logprobs,
     ReasoningDelta,
+    ReasoningDetails,
     RefusalDelta,
     TextDelta,
     ToolCallDone,
@@ -45,12 +46,16 @@ if TYPE_CHECKING:
 
 __all__ = ["AnswerBuilder", "add_usage"]
 
+# The fields of a `reasoning_details` entry that stream in pieces.
+_CONCATENATED = frozenset({"text", "summary", "data", "signature"})
+
 
 @dataclass(slots=True)
 class _Choice:
     text: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
     calls: list[ToolCall] = field(default_factory=list)
     logprobs: dict[str, Any] | None = None
     finish_reason: str = "stop"
@@ -61,7 +66,23 @@ class _Choice:
             refusal="".join(self.refusal) or None,
             tool_calls=list(self.calls) or UNSET,
             reasoning_content="".join(self.reasoning) or UNSET,
+            reasoning_details=self.details or UNSET,
         )
+
+    def add_details(self, details: list[dict[str, Any]]) -> None:
+        """Streamed `reasoning_details` entries with the same `index` are pieces of one entry: their text, data
+        and signature add up, as OpenAI's SDKs accumulate deltas; entries without an index stand alone."""
+        for detail in details:
+            index = detail.get("index")
+            kept = next((each for each in self.details if isinstance(index, int) and each.get("index") == index), None)
+            if kept is None:
+                self.details.append(dict(detail))
+                continue
+            for key, value in detail.items():
+                if key in _CONCATENATED and isinstance(value, str) and isinstance(kept.get(key), str):
+                    kept[key] += value
+                else:
+                    kept.setdefault(key, value)
 
     def add_logprobs(self, logprobs: dict[str, Any]) -> None:
         """Chunks carry log probabilities for their own tokens: the whole answer's are their concatenation."""
@@ -103,6 +124,8 @@ class AnswerBuilder:
                 self._choice(event.choice).reasoning.append(event.text)
             elif isinstance(event, RefusalDelta):
                 self._choice(event.choice).refusal.append(event.text)
+            elif isinstance(event, ReasoningDetails):
+                self._choice(event.choice).add_details(event.details)
             elif isinstance(event, Logprobs):
                 self._choice(event.choice).add_logprobs(event.logprobs)
             elif isinstance(event, TurnUsage):

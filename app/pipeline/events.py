@@ -12,6 +12,8 @@ without knowing why.
                     opened them (null, "", or left out)
     TextDelta, RefusalDelta, ReasoningDelta
                     text of the answer, of a refusal, of the model's reasoning
+    ReasoningDetails  entries of the choice's `reasoning_details` (signed reasoning blocks a follow-up must
+                    send back), as the upstream sent them; entries with the same `index` add up
     Logprobs        log probabilities that came with a chunk of a choice
     ToolCallStarted a tool call begins: its position in the turn (`index`, as chat numbers calls), id, name
                     (None until the upstream names it) and any arguments that came with it
@@ -47,6 +49,7 @@ __all__ = [
     "KeepAlive",
     "Logprobs",
     "ReasoningDelta",
+    "ReasoningDetails",
     "RefusalDelta",
     "TextDelta",
     "ToolCallDelta",
@@ -95,6 +98,11 @@ class RefusalDelta(_Event, frozen=True, gc=False):
 class ReasoningDelta(_Event, frozen=True, gc=False):
     choice: int
     text: str
+
+
+class ReasoningDetails(_Event, frozen=True):
+    choice: int
+    details: list[dict[str, Any]]
 
 
 class Logprobs(_Event, frozen=True):
@@ -187,6 +195,7 @@ AnswerEvent = (
     | TextDelta
     | RefusalDelta
     | ReasoningDelta
+    | ReasoningDetails
     | Logprobs
     | ToolCallStarted
     | ToolCallDelta

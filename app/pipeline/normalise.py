@@ -28,6 +28,7 @@ from app.pipeline.events import (
     ChoiceStarted,
     Logprobs,
     ReasoningDelta,
+    ReasoningDetails,
     RefusalDelta,
     TextDelta,
     ToolCallDelta,
@@ -67,6 +68,8 @@ def normalise_completion(completion: ChatCompletion) -> ChatCompletion:
             message.content = None
         if not message.reasoning_content:
             message.reasoning_content = UNSET
+        if not message.reasoning_details:
+            message.reasoning_details = UNSET
         choice.finish_reason = finish_reason(choice.finish_reason, has_calls=bool(calls))
     if completion.system_fingerprint is None:
         completion.system_fingerprint = UNSET
@@ -90,6 +93,8 @@ def completion_events(completion: ChatCompletion) -> list[AnswerEvent]:
         index, message = choice.index, choice.message
         events.append(ChoiceStarted(index, "" if message.content else message.content, None))
         _said(events, index, message.reasoning_content, message.content, message.refusal)
+        if message.reasoning_details:
+            events.append(ReasoningDetails(index, message.reasoning_details))
         calls = [call for call in message.tool_calls or () if isinstance(call, FunctionToolCall)]
         for position, call in enumerate(calls):
             events.append(ToolCallStarted(index, position, call.id, call.function.name, call.function.arguments))
@@ -173,6 +178,8 @@ class ChunkNormaliser:
             return
         delta = choice.delta
         _said(events, index, delta.reasoning_content, delta.content, delta.refusal)
+        if delta.reasoning_details:
+            events.append(ReasoningDetails(index, delta.reasoning_details))
         if choice.logprobs is not None:
             events.append(Logprobs(index, choice.logprobs))
         for call in delta.tool_calls or ():

@@ -73,8 +73,11 @@ def dialect(request: pytest.FixtureRequest) -> Dialect:
     return each
 
 
-@pytest.fixture(params=[each for each in DIALECTS if isinstance(each, OpenAIWireDialect)], ids=lambda each: each.name)
+@pytest.fixture(
+    params=[each for each in DIALECTS if isinstance(each, OpenAIWireDialect) and each.forwards_as_sent],
+    ids=lambda each: each.name,
+)
 def openai_dialect(request: pytest.FixtureRequest) -> OpenAIWireDialect:
-    """Each registered dialect that speaks OpenAI's wire format: the router forwards requests to it as sent."""
+    """Each registered dialect that speaks OpenAI's wire format and to which the router forwards requests as sent."""
     each: OpenAIWireDialect = request.param
     return each

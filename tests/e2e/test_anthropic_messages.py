@@ -146,7 +146,13 @@ def test_a_full_tool_round_trip(claude: anthropic.Anthropic, upstream: Upstream,
     assert text.type == "text"
     assert "Sunny, 21 C" in text.text
     assert answered.stop_reason == "end_turn"
-    if provider != "mock":
+    if provider == "anthropic":  # Anthropic in, Anthropic out: the turns arrive as the client wrote them
+        sent = upstream.last(provider).body["messages"]
+        assert sent[1]["content"] == [
+            {"type": "tool_use", "id": call.id, "name": "get_weather", "input": WEATHER_INPUT}
+        ]
+        assert sent[2]["content"] == [{"type": "tool_result", "tool_use_id": call.id, "content": "Sunny, 21 C"}]
+    elif provider != "mock":
         sent = upstream.last(provider).body["messages"]
         assert sent[1]["tool_calls"][0]["id"] == call.id
         assert json.loads(sent[1]["tool_calls"][0]["function"]["arguments"]) == WEATHER_INPUT

@@ -130,14 +130,16 @@ def test_reasoning_reaches_the_client_and_goes_back(
     assert reasoning == REASONING
     (call,) = function_calls(message)
 
+    # The assistant message goes back as the client got it: `reasoning_content`, and `reasoning_details` where
+    # the provider signs its reasoning (Anthropic).
     history: list[Any] = [
         *QUESTION,
-        {"role": "assistant", "content": None, "reasoning_content": reasoning, "tool_calls": [call.model_dump()]},
+        {"role": "assistant", "content": None, **(message.model_extra or {}), "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
     ]
     client.chat.completions.create(model=model(dialect, "reasoning"), messages=history, tools=[WEATHER])
 
-    # DeepSeek's thinking mode requires it back; each dialect takes it under its own name.
+    # DeepSeek's thinking mode requires it back, and Anthropic its signed blocks; each takes it in its own way.
     asked = upstream.last(dialect.name).asked
     assert asked is not None
     assert asked.reasoning == reasoning

@@ -21,7 +21,15 @@ __all__ = ["RouterProcess", "free_port", "run_router"]
 
 LLM_ROUTER = Path(sys.executable).with_name("llm-router")
 # Variables from the developer's own shell must not leak into a test server.
-_SCRUBBED_PREFIXES = ("LLM_ROUTER_", "OPENROUTER_", "DEEPSEEK_", "MOCK_", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+_SCRUBBED_PREFIXES = (
+    "LLM_ROUTER_",
+    "OPENROUTER_",
+    "DEEPSEEK_",
+    "ANTHROPIC_",
+    "MOCK_",
+    "REDIS_URL",
+    "PROMETHEUS_MULTIPROC_DIR",
+)
 
 
 def free_port() -> int:

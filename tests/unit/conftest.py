@@ -18,7 +18,15 @@ if TYPE_CHECKING:
 
     from litestar import Litestar
 
-_ENV_PREFIXES = ("OPENROUTER_", "DEEPSEEK_", "MOCK_", "LLM_ROUTER_", "REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+_ENV_PREFIXES = (
+    "OPENROUTER_",
+    "DEEPSEEK_",
+    "ANTHROPIC_",
+    "MOCK_",
+    "LLM_ROUTER_",
+    "REDIS_URL",
+    "PROMETHEUS_MULTIPROC_DIR",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,13 @@ import httpx
 
 from app.server import create_app
 from app.settings import Settings
+from providers.anthropic import AnthropicProvider
 from providers.deepseek import DeepSeekProvider
 from providers.mock import MockProvider
 from providers.openrouter import OpenRouterProvider
 from tests.support.openapi import assert_valid
 
-from .wire_examples import DEEPSEEK_KEY, OPENROUTER_KEY
+from .wire_examples import ANTHROPIC_KEY, DEEPSEEK_KEY, OPENROUTER_KEY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -24,12 +25,20 @@ if TYPE_CHECKING:
 
 OPENROUTER_BASE = "https://openrouter.test/api/v1"
 DEEPSEEK_BASE = "https://deepseek.test"
+ANTHROPIC_BASE = "https://anthropic.test"
 OPENROUTER_CHAT = f"{OPENROUTER_BASE}/chat/completions"
 DEEPSEEK_CHAT = f"{DEEPSEEK_BASE}/chat/completions"
+ANTHROPIC_MESSAGES = f"{ANTHROPIC_BASE}/v1/messages"
 
-PROVIDER_CLASSES = {"openrouter": OpenRouterProvider, "deepseek": DeepSeekProvider, "mock": MockProvider}
+PROVIDER_CLASSES = {
+    "openrouter": OpenRouterProvider,
+    "deepseek": DeepSeekProvider,
+    "anthropic": AnthropicProvider,
+    "mock": MockProvider,
+}
 OPENROUTER_TABLE = {"api_key": OPENROUTER_KEY, "base_url": OPENROUTER_BASE}
 DEEPSEEK_TABLE = {"api_key": DEEPSEEK_KEY, "base_url": DEEPSEEK_BASE}
+ANTHROPIC_TABLE = {"api_key": ANTHROPIC_KEY, "base_url": ANTHROPIC_BASE}
 
 # One attempt per target: these tests are about what a single upstream answer becomes, and must not wait out
 # retry back-offs or Retry-After headers.
@@ -47,11 +56,11 @@ def build_app(http: httpx.AsyncBaseTransport, settings: Settings | None = None, 
 
 USER_HI = [{"role": "user", "content": "Hi"}]
 
-# Exact OpenAI key sets (CreateChatCompletionStreamResponse / CreateChatCompletionResponse) plus the one
-# extension the router sends, `reasoning_content`.
+# Exact OpenAI key sets (CreateChatCompletionStreamResponse / CreateChatCompletionResponse) plus the two
+# extensions the router sends, `reasoning_content` and `reasoning_details`.
 CHUNK_KEYS = {"id", "object", "created", "model", "choices", "system_fingerprint", "service_tier", "usage"}
 CHUNK_CHOICE_KEYS = {"index", "delta", "finish_reason", "logprobs"}
-DELTA_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content"}
+DELTA_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content", "reasoning_details"}
 TOOL_CALL_DELTA_KEYS = {"index", "id", "type", "function"}
 USAGE_KEYS = {
     "prompt_tokens",
@@ -250,6 +259,7 @@ MESSAGE_KEYS = {
     "audio",
     "function_call",
     "reasoning_content",
+    "reasoning_details",
 }
 
 

@@ -60,6 +60,15 @@ async def test_openrouter_tool_completion(client: Client, upstream: respx.MockRo
                     "refusal": None,
                     "tool_calls": [tool_call("toolu_bdrk_01QmX7Sx5jLz3bUjKzpr1dT4", arguments='{"city":"Paris"}')],
                     "reasoning_content": "I should look the weather up.",
+                    # Passed on as OpenRouter sent them: Claude through OpenRouter needs them back after tools.
+                    "reasoning_details": [
+                        {
+                            "type": "reasoning.text",
+                            "text": "I should look the weather up.",
+                            "format": "anthropic-claude-v1",
+                            "index": 0,
+                        }
+                    ],
                 },
                 "finish_reason": "tool_calls",
                 "logprobs": None,

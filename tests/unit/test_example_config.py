@@ -21,3 +21,4 @@ def test_example_config_loads_and_configures_every_provider_table() -> None:
     assert set(settings.providers) <= set(providers)
     assert providers["openrouter"].settings.base_url == "https://openrouter.ai/api/v1"
     assert providers["deepseek"].settings.base_url == "https://api.deepseek.com"
+    assert providers["anthropic"].settings.base_url == "https://api.anthropic.com"

@@ -1,13 +1,16 @@
-"""Upstream wire examples, as bytes: real captures of OpenAI, OpenRouter and DeepSeek traffic, from the providers'
-documentation and SDK test snapshots and from captures published in public issue trackers.
+"""Upstream wire examples, as bytes: real captures of OpenAI, OpenRouter, DeepSeek and Anthropic traffic, from the
+providers' documentation and SDK test snapshots and from captures published in public issue trackers.
 
 Each example says where it comes from ("Notes §N" is the section of the provider wire notes the project keeps
-beside its specifications). Where the notes abbreviate a capture (`{...,` or `...`), the elided
-frames are written out in full with the fields of the capture's first frame, and the example says so.
-Constants ending in `_STREAM` are whole SSE bodies; the others are JSON bodies.
+beside its specifications). Where the notes abbreviate a capture (`{...,` or `...`), the elided frames are
+written out in full with the fields of the capture's first frame, and the example says so. Where an example is
+composed from a capture (a second tool call in a capture's own form), it says so too. Constants ending in
+`_STREAM` are whole SSE bodies; the others are JSON bodies.
 """
 
 from __future__ import annotations
+
+import json
 
 OPENROUTER_KEY = "sk-or-test"
 DEEPSEEK_KEY = "sk-ds-test"
@@ -172,6 +175,31 @@ OPENROUTER_TOOL_COMPLETION = (
     b'"completion_tokens_details":{"reasoning_tokens":12}}}'
 )
 
+
+def openrouter_text_completion(content: str = "Hello!") -> bytes:
+    """A text answer in OpenRouter's shape: `gen-` id, the provider that served, `native_finish_reason`,
+    `reasoning: null`, and usage with cost."""
+    return json.dumps(
+        {
+            "id": "gen-1772969082-Ok",
+            "provider": "Groq",
+            "model": "meta-llama/llama-3.3-70b-instruct:free",
+            "object": "chat.completion",
+            "created": 1772969082,
+            "choices": [
+                {
+                    "index": 0,
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                    "native_finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content, "refusal": None, "reasoning": None},
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cost": 0, "is_byok": False},
+        }
+    ).encode()
+
+
 # Notes §2: HTTP 200 whose choice reports a provider failure (openapi ChatResult, finish_reason "error").
 OPENROUTER_200_ERROR_COMPLETION = (
     b'{"id":"gen-1772969081-Err","provider":"Together","model":"meta-llama/llama-3.3-70b-instruct",'
@@ -306,4 +334,455 @@ DEEPSEEK_REASONING_NOT_PASSED_400 = (
 )
 DEEPSEEK_INSUFFICIENT_BALANCE_402 = (
     b'{"error":{"message":"Insufficient Balance","type":"unknown_error","param":null,"code":"invalid_request_error"}}'
+)
+
+
+# ---------------------------------------------------------------------------------------------- Anthropic
+
+ANTHROPIC_KEY = "sk-ant-api03-test-key"
+
+
+def _sse(*events: tuple[str, bytes]) -> bytes:
+    """An Anthropic stream: each event named (`event:`) and its JSON (`data:`)."""
+    return b"".join(b"event: %s\ndata: %s\n\n" % (name.encode(), data) for name, data in events)
+
+
+# anthropic-sdk-python tests/lib/streaming/fixtures/basic_response.txt (commit 009b0353): a text answer, with a
+# `ping` between the first block's start and its deltas.
+ANTHROPIC_TEXT_STREAM = _sse(
+    (
+        "message_start",
+        b'{"type":"message_start","message":{"id":"msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK","type":"message","r'
+        b'ole":"assistant","content":[],"model":"claude-3-opus-latest","stop_reason":null,"stop_sequence":null'
+        b',"usage":{"input_tokens":11,"output_tokens":1}}}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+    ),
+    (
+        "ping",
+        b'{"type": "ping"}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" there"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"!"}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type":"content_block_stop","index":0}',
+    ),
+    (
+        "message_delta",
+        b'{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":6}}',
+    ),
+    (
+        "message_stop",
+        b'{"type":"message_stop"}',
+    ),
+)
+ANTHROPIC_TEXT_USAGE = {"prompt_tokens": 11, "completion_tokens": 6, "total_tokens": 17}
+
+# anthropic-sdk-python tests/lib/streaming/fixtures/tool_use_response.txt (commit 009b0353): text, then a tool call
+# whose arguments stream in fragments after an empty one; the block carries `caller`, which the router ignores.
+ANTHROPIC_TOOL_STREAM = _sse(
+    (
+        "message_start",
+        b'{"type":"message_start","message":{"id":"msg_019Q1hrJbZG26Fb9BQhrkHEr","type":"message","role":"assi'
+        b'stant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"stop_sequence":null,"usag'
+        b'e":{"input_tokens":377,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1'
+        b',"service_tier":"standard"}}}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+    ),
+    (
+        "ping",
+        b'{"type": "ping"}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"I"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\'ll check the current w'
+        b'eather in Paris for you."}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type":"content_block_stop","index":0}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_01NRLabsLyVHZ'
+        b'PKxbKvkfSMn","name":"get_weather","caller":{"type":"direct"},"input":{}}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"locati"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"on\\": \\"P"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ar"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"is\\"}"}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type":"content_block_stop","index":1}',
+    ),
+    (
+        "message_delta",
+        b'{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tok'
+        b'ens":65}}',
+    ),
+    (
+        "message_stop",
+        b'{"type":"message_stop"}',
+    ),
+)
+ANTHROPIC_TOOL_CALL_ID = "toolu_01NRLabsLyVHZPKxbKvkfSMn"
+ANTHROPIC_TOOL_USAGE = {
+    "prompt_tokens": 377,
+    "completion_tokens": 65,
+    "total_tokens": 442,
+    "prompt_tokens_details": {"cached_tokens": 0},
+}
+
+# The capture above with a second tool_use block (index 2) in the same form, as a parallel answer streams it:
+# the calls are the answer's 0 and 1, whatever block indexes they came in.
+ANTHROPIC_PARALLEL_TOOLS_STREAM = _sse(
+    (
+        "message_start",
+        b'{"type":"message_start","message":{"id":"msg_019Q1hrJbZG26Fb9BQhrkHEr","type":"message","role":"assi'
+        b'stant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"stop_sequence":null,"usag'
+        b'e":{"input_tokens":377,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1'
+        b',"service_tier":"standard"}}}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+    ),
+    (
+        "ping",
+        b'{"type": "ping"}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"I"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\'ll check the current w'
+        b'eather in Paris for you."}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type":"content_block_stop","index":0}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_01NRLabsLyVHZ'
+        b'PKxbKvkfSMn","name":"get_weather","caller":{"type":"direct"},"input":{}}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"locati"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"on\\": \\"P"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"ar"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"is\\"}"}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type":"content_block_stop","index":1}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_01A09q90qw90l'
+        b'q917835lq9","name":"get_time","caller":{"type":"direct"},"input":{}}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":""}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\\"timezo'
+        b'ne\\": \\"Eur"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"ope/Paris\\"}"}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type":"content_block_stop","index":2}',
+    ),
+    (
+        "message_delta",
+        b'{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tok'
+        b'ens":98}}',
+    ),
+    (
+        "message_stop",
+        b'{"type":"message_stop"}',
+    ),
+)
+
+# docs.claude.com streaming, "streaming request with extended thinking" (its comment lines left out, its
+# signature as the docs shorten it): a thinking block, its signature as the last delta, then text. The docs leave
+# out usage and the block's opening `signature: ""`, which Anthropic sends (and its SDK's types require): both
+# are filled in.
+ANTHROPIC_THINKING_STREAM = _sse(
+    (
+        "message_start",
+        b'{"type": "message_start", "message": {"id": "msg_01...", "type": "message", "role": "assistant", "co'
+        b'ntent": [], "model": "claude-sonnet-4-5-20250929", "stop_reason": null, "stop_sequence": null, '
+        b'"usage": {"input_tokens": 48, "output_tokens": 1}}}',
+    ),
+    (
+        "content_block_start",
+        b'{"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", '
+        b'"signature": ""}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "I need '
+        b'to find the GCD of 1071 and 462 using the Euclidean algorithm.\\n\\n1071 = 2 \xc3\x97 462 + 147"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "\\n462 ='
+        b' 3 \xc3\x97 147 + 21\\n147 = 7 \xc3\x97 21 + 0\\n\\nSo GCD(1071, 462) = 21"}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQBC'
+        b'gIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type": "content_block_stop", "index": 0}',
+    ),
+    (
+        "content_block_start",
+        b'{"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "The greatest co'
+        b'mmon divisor of 1071 and 462 is **21**."}}',
+    ),
+    (
+        "content_block_stop",
+        b'{"type": "content_block_stop", "index": 1}',
+    ),
+    (
+        "message_delta",
+        b'{"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, '
+        b'"usage": {"output_tokens": 191}}',
+    ),
+    (
+        "message_stop",
+        b'{"type": "message_stop"}',
+    ),
+)
+ANTHROPIC_THINKING_SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds..."
+
+# The tool capture's opening, then the `error` event docs.claude.com's streaming page shows (an overloaded API
+# after the stream began).
+ANTHROPIC_OVERLOADED_MID_STREAM = _sse(
+    (
+        "message_start",
+        b'{"type":"message_start","message":{"id":"msg_019Q1hrJbZG26Fb9BQhrkHEr","type":"message","role":"assi'
+        b'stant","model":"claude-sonnet-4-20250514","content":[],"stop_reason":null,"stop_sequence":null,"usag'
+        b'e":{"input_tokens":377,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1'
+        b',"service_tier":"standard"}}}',
+    ),
+    (
+        "content_block_start",
+        b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+    ),
+    (
+        "ping",
+        b'{"type": "ping"}',
+    ),
+    (
+        "content_block_delta",
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"I"}}',
+    ),
+    (
+        "error",
+        b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}',
+    ),
+)
+
+# anthropic-sdk-python tests/lib/_parse/__inline_snapshot__/test_messages/TestSyncParse/bd7029d5-....json (commit
+# 009b0353): a real answer to a structured-output request (`output_config.format`), usage with cache counters.
+ANTHROPIC_STRUCTURED_MESSAGE = (
+    b'{"model":"claude-sonnet-4-5-20250929","id":"msg_01T4jd6NyD9xGGtTPDC4ogy5","type":"message","role":"a'
+    b'ssistant","content":[{"type":"text","text":"{\\"items\\":[{\\"product_name\\":\\"Green Tea\\",\\"price\\":5.'
+    b'50,\\"quantity\\":2},{\\"product_name\\":\\"Coffee\\",\\"price\\":3.00,\\"quantity\\":1}],\\"total\\":14.0}"}],"'
+    b'stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":406,"cache_creation_input_token'
+    b's":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input'
+    b'_tokens":0},"output_tokens":50,"service_tier":"standard","inference_geo":"not_available"}}'
+)
+
+# docs.claude.com extended thinking, "tool use with thinking": thinking (its signature as the docs shorten it), text, a
+# tool call. The docs show only `content`; id, model, stop reason and usage (with cache reads and writes) are
+# filled in with Anthropic's fields.
+ANTHROPIC_THINKING_TOOL_MESSAGE = (
+    b'{"id":"msg_01Aq9w938a90dw8q","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929'
+    b'","content":[{"type":"thinking","thinking":"The user wants to know the current weather in Paris. I h'
+    b'ave access to a function `get_weather`...","signature":"BDaL4VrbR2Oj0hO4XpJxT28J5TILnCrrUXoKiiNBZW9P'
+    b'+nr8XSj1zuZzAl4egiCCpQNvfyUuFFJP5CncdYZEQPPmLxYsNrcs...."},{"type":"text","text":"I can help you get'
+    b' the current weather information for Paris. Let me check that for you"},{"type":"tool_use","id":"too'
+    b'lu_01CswdEQBMshySk6Y9DFKrfq","name":"get_weather","input":{"location":"Paris"}}],"stop_reason":"tool'
+    b'_use","stop_sequence":null,"usage":{"input_tokens":410,"cache_creation_input_tokens":1200,"cache_rea'
+    b'd_input_tokens":2048,"output_tokens":182}}'
+)
+
+# Two parallel calls, as the docs' parallel tool use example answers, with the ids of the captures above.
+ANTHROPIC_PARALLEL_MESSAGE = (
+    b'{"id":"msg_01Aq9w938a90dw8r","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929'
+    b'","content":[{"type":"tool_use","id":"toolu_01NRLabsLyVHZPKxbKvkfSMn","name":"get_weather","input":{'
+    b'"location":"Paris"}},{"type":"tool_use","id":"toolu_01A09q90qw90lq917835lq9","name":"get_time","inpu'
+    b't":{"timezone":"Europe/Paris"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_token'
+    b's":377,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":98}}'
+)
+
+# A tool that takes no arguments (docs.claude.com streaming example's id): `input` is `{}`.
+ANTHROPIC_NOARGS_MESSAGE = (
+    b'{"id":"msg_01Aq9w938a90dw8s","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929'
+    b'","content":[{"type":"tool_use","id":"toolu_01T1x1fJ34qAmk2tNTrN7Up6","name":"get_all_tabs","input":'
+    b'{}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":320,"output_tokens":31}}'
+)
+
+# `GET /v1/models` (platform.claude.com API reference, with the `capabilities` of the SDK's ModelInfo): one
+# model that lists what it can do, one that does not.
+ANTHROPIC_MODELS = (
+    b'{"data":[{"type":"model","id":"claude-sonnet-4-5-20250929","display_name":"Claude Sonnet 4.5","creat'
+    b'ed_at":"2025-09-29T00:00:00Z","max_input_tokens":200000,"max_tokens":64000,"capabilities":{"structur'
+    b'ed_outputs":{"supported":true},"image_input":{"supported":true}}},{"type":"model","id":"claude-3-hai'
+    b'ku-20240307","display_name":"Claude Haiku 3","created_at":"2024-03-07T00:00:00Z"}],"has_more":false,'
+    b'"first_id":"claude-sonnet-4-5-20250929","last_id":"claude-3-haiku-20240307"}'
+)
+
+
+# Real error bodies: 400 prompt too long (boldsoftware/exe.dev#62), 401 (cline/cline#12), 429
+# (bhouston/mycoder#62), 529 (anthropics/claude-code#5184), and the 400 a tool turn without its thinking block
+# gets (Kilo-Org/kilocode#5219).
+ANTHROPIC_PROMPT_TOO_LONG_400 = (
+    b'{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 200251 tokens > '
+    b'200000 maximum"},"request_id":"req_011CWdepJvA2D819tdYYq4h7"}'
+)
+ANTHROPIC_INVALID_KEY_401 = b'{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}'
+ANTHROPIC_RATE_LIMIT_429 = (
+    b'{"type":"error","error":{"type":"rate_limit_error","message":"This request would exceed the rate limit for '
+    b"your organization (d3f27ff7-9afe-4ee2-9645-76ecfc73c2b7) of 40,000 input tokens per minute. For details, "
+    b"refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current "
+    b"usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also "
+    b"contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit "
+    b'increase."}}'
+)
+ANTHROPIC_OVERLOADED_529 = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+ANTHROPIC_THINKING_MISSING_400 = (
+    b'{"type":"error","error":{"type":"invalid_request_error","message":"messages.1.content.0.type: Expected '
+    b"`thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` "
+    b"message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` "
+    b"blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable "
+    b"`thinking`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-"
+    b'thinking"},"request_id":"req_vrtx_011CXHqiZPJzdrvgn43AHAoA"}'
+)
+
+
+def anthropic_error(kind: str, message: str) -> bytes:
+    """Anthropic's error envelope (docs.claude.com/en/api/errors): `{"type": "error", "error": {type, message}}`."""
+    return b'{"type":"error","error":{"type":"%s","message":"%s"},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}' % (
+        kind.encode(),
+        message.encode(),
+    )
+
+
+# ----------------------------------------------------------------------------- OpenAI, as any compatible server
+
+# Notes §1 / openai-openapi.yaml, the "Default" example of POST /chat/completions: a text answer.
+OPENAI_TEXT_COMPLETION = (
+    b'{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,'
+    b'"model":"gpt-5.4","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I assist you '
+    b'today?","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,'
+    b'"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},'
+    b'"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,'
+    b'"rejected_prediction_tokens":0}},"service_tier":"default"}'
+)
+
+# Notes §1, the spec's "Functions" example: one call, `content: null`.
+OPENAI_TOOL_COMPLETION = (
+    b'{"id":"chatcmpl-abc123","object":"chat.completion","created":1699896916,"model":"gpt-4o-mini",'
+    b'"choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":null,'
+    b'"tool_calls":[{"id":"call_abc123","type":"function","function":{"name":"get_current_weather",'
+    b'"arguments":"{\\n\\"location\\": \\"Boston, MA\\"\\n}"}}]},"logprobs":null,"finish_reason":"tool_calls"}],'
+    b'"usage":{"prompt_tokens":82,"completion_tokens":17,"total_tokens":99,"completion_tokens_details":'
+    b'{"reasoning_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}'
+)
+
+# Notes §1, the spec's streaming example: its elided frames ("....") written out as the text's words, then the
+# usage chunk a stream asked for (`stream_options.include_usage`) ends with.
+_OAI_TEXT = (
+    b'"id":"chatcmpl-123","object":"chat.completion.chunk","created":1694268190,"model":"gpt-4o-mini",'
+    b'"system_fingerprint":"fp_44709d6fcb"'
+)
+OPENAI_TEXT_STREAM = b"".join(
+    [
+        b'data: {%s,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,'
+        b'"finish_reason":null}]}\n\n' % _OAI_TEXT,
+        *(
+            b'data: {%s,"choices":[{"index":0,"delta":{"content":"%s"},"logprobs":null,"finish_reason":null}]}\n\n'
+            % (_OAI_TEXT, word)
+            for word in (b"Hello", b"!", b" How", b" can", b" I", b" help?")
+        ),
+        b'data: {%s,"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n' % _OAI_TEXT,
+        b'data: {%s,"choices":[],"usage":{"prompt_tokens":19,"completion_tokens":6,"total_tokens":25}}\n\n' % _OAI_TEXT,
+        b"data: [DONE]\n\n",
+    ]
+)
+
+# openai-python src/openai/_streaming.py raises any event with a top-level `error`; the message is OpenAI's own
+# for a server failure. It follows the stream's first two frames.
+OPENAI_MID_STREAM_ERROR_STREAM = b"\n\n".join(OPENAI_TEXT_STREAM.split(b"\n\n")[:2]) + (
+    b'\n\ndata: {"error":{"message":"The server had an error while processing your request. Sorry about that!",'
+    b'"type":"server_error","param":null,"code":null}}\n\n'
 )

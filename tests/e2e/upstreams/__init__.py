@@ -7,6 +7,8 @@ suite with one line here. What each scenario does is in `scenarios`; what a dial
 
 from __future__ import annotations
 
+from tests.e2e.upstreams.anthropic import AnthropicDialect
+from tests.e2e.upstreams.configured import ConfiguredDialect
 from tests.e2e.upstreams.deepseek import DeepSeekDialect
 from tests.e2e.upstreams.dialect import Dialect
 from tests.e2e.upstreams.openai_wire import OpenAIWireDialect
@@ -15,6 +17,8 @@ from tests.e2e.upstreams.server import Received, StreamEnd, Upstream
 
 __all__ = [
     "DIALECTS",
+    "AnthropicDialect",
+    "ConfiguredDialect",
     "DeepSeekDialect",
     "Dialect",
     "OpenAIWireDialect",
@@ -27,4 +31,6 @@ __all__ = [
 DIALECTS: tuple[Dialect, ...] = (
     OpenRouterDialect(),
     DeepSeekDialect(),
+    AnthropicDialect(),
+    ConfiguredDialect(),
 )

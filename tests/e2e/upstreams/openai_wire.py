@@ -47,6 +47,9 @@ class OpenAIWireDialect(Dialect):
     # Both ways: the field reasoning arrives in, and where the router must put it when a client sends it back.
     reasoning_key: ClassVar[str] = "reasoning_content"
     developer_role: ClassVar[str] = "developer"  # the role the router must send `developer` messages as
+    # Whether the router forwards requests to it as the client sent them (`test_chat_passthrough.py` checks
+    # those that it does); a configured server's quirk switches change what it receives.
+    forwards_as_sent: ClassVar[bool] = True
 
     # ------------------------------------------------------------------------------------------- reading
 

@@ -9,8 +9,9 @@ The upstream model name picks the scenario, as the router's mock provider does:
     no-index        two tool calls whose stream deltas carry no `index`
     reused-index    two tool calls that both stream on index 0, told apart only by id (Ollama's habit)
     whole-call      a tool call that streams whole in one delta
-    reasoning       reasoning text, then a tool call
+    reasoning       reasoning text (signed, where the dialect signs it), then a tool call; text after a tool result
     rate-limited    429 with Retry-After: 7
+    overloaded      529 (Anthropic's status for an overloaded API)
     server-error    500
     bad-key         401 whose message quotes the key it was sent
     bad-request     400 for a request the upstream judges invalid
@@ -34,7 +35,9 @@ The upstream model name picks the scenario, as the router's mock provider does:
     correcting      calls the first tool with arguments that are not JSON; once told of the error, calls it
                     with good arguments; then answers in text (an agent correcting itself)
 
-and, whatever the dialect, the misbehaviours in `tests.e2e.upstreams.misbehaviour`.
+and, whatever the dialect, the misbehaviours in `tests.e2e.upstreams.misbehaviour`. Before any scenario, a
+request the provider's own API would refuse (`Asked.rejected`: a rule of its dialect, such as Anthropic's
+thinking blocks before a tool-use turn) gets a 400 saying why, as the real API would.
 
 The scenario is the last segment of the model id without its variant (`free/tool:free` plays `tool`); an
 unknown one plays `tool`. "Each request" is told apart by the text of its last user message.
@@ -97,6 +100,7 @@ class Asked:
     reasoning: str | None = None  # the reasoning sent back on the last assistant turn
     stream: bool = False
     key: str = ""  # the provider key the request carried
+    rejected: str | None = None  # why the provider's own API would refuse this request (None: it would not)
 
     @property
     def scenario(self) -> str:
@@ -115,6 +119,7 @@ class Attempt:
 
 FailureKind = Literal[
     "rate_limited",
+    "overloaded",
     "server_error",
     "bad_key",
     "invalid_request",
@@ -170,8 +175,12 @@ def delay(asked: Asked) -> float:
 def failure(attempt: Attempt) -> Failure | None:
     """The error this attempt gets, if its scenario fails it."""
     scenario, first = attempt.asked.scenario, attempt.number == 1
+    if attempt.asked.rejected is not None:
+        return Failure(400, "invalid_request", attempt.asked.rejected)
     if scenario == "rate-limited":
         return Failure(429, "rate_limited", "Rate limit exceeded: free-models-per-minute", retry_after="7")
+    if scenario == "overloaded":
+        return Failure(529, "overloaded", "Overloaded")
     if scenario == "server-error" or (scenario == "error-once" and first):
         return Failure(500, "server_error", "Internal Server Error")
     if scenario == "bad-key":
