@@ -186,8 +186,12 @@ def without_ids(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def seen_by_upstream(upstream: Upstream, marker: str, which: int = -1) -> list[dict[str, Any]]:
-    """The chat messages of an upstream request (the last, by default) whose last user message is `marker`."""
-    bodies = [received.body for received in upstream.received if received.marker == marker]
+    """The chat messages of an OpenRouter request (the last, by default) whose last user message is `marker`."""
+    bodies = [
+        received.body
+        for received in upstream.received
+        if received.dialect == "openrouter" and received.marker == marker
+    ]
     assert bodies, f"the upstream never saw {marker!r}"
     messages: list[dict[str, Any]] = bodies[which]["messages"]
     return messages
@@ -584,9 +588,9 @@ def test_continuing_an_agents_response_gives_the_model_its_calls(sdk: openai.Ope
     first = create(sdk, stream=False, model="thinker", input="Look the weather up for me.")
     call = first["output"][1]
 
-    create(sdk, stream=False, model="thinker", previous_response_id=first["id"], input="And tomorrow?")
+    create(sdk, stream=False, model="thinker", previous_response_id=first["id"], input="And the day after?")
 
-    messages = seen_by_upstream(upstream, "And tomorrow?", 0)  # the continuation's first round
+    messages = seen_by_upstream(upstream, "And the day after?", 0)  # the continuation's first round
     assert [message["role"] for message in messages] == ["user", "assistant", "tool", "assistant", "user"]
     (tool_call,) = messages[1]["tool_calls"]
     assert tool_call["function"]["name"] == "weather_lookup"
