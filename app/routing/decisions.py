@@ -18,8 +18,9 @@ the routing settings. Each row is one policy of the README's "Routing" section; 
       limited, a probe in flight, at max_concurrent)  nothing else answers, when it frees within
                                                       `retry_after_cap` and before the deadline
     a Retry-After over `retry_after_cap`              tries the next target
-    429                                               retries here after its Retry-After, or after
-                                                      `rate_limit_cooldown` when it gave none
+    429, while attempts remain and it frees before    tries the next target now, and this one again
+      the deadline                                    after its Retry-After (`rate_limit_cooldown` when
+                                                      it gave none) if nothing else answers
     5xx, connection error, timeout                    retries here after exponential backoff with jitter
                                                       (a Retry-After, when given, instead)
     a retry past the attempts allowed or the deadline tries the next target
@@ -114,7 +115,10 @@ def decide(end: AttemptEnd, settings: RoutingSettings) -> Decision:
         return Decision(Action.NEXT, "its Retry-After is over retry_after_cap")
     if isinstance(error, UpstreamRateLimited):
         wait = error.retry_after if error.retry_after is not None else settings.rate_limit_cooldown
-        return _retry(end, wait, "rate limited")
+        decision = _retry(end, wait, "rate limited")
+        if decision.action is Action.RETRY:  # while another target may answer, waiting here would only stall
+            return Decision(Action.WAIT_FOR, "rate limited", wait)
+        return decision
     wait = error.retry_after if error.retry_after is not None else backoff(end.attempt, end.jitter, settings)
     return _retry(end, wait, "a transient failure")
 

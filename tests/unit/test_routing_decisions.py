@@ -51,16 +51,22 @@ def unavailable(retry_after: float | None = None) -> TargetUnavailable:
 # ------------------------------------------------------------------------------------- transient failures
 
 
-def test_a_429_with_retry_after_is_retried_here_after_it() -> None:
+def test_a_429_with_retry_after_moves_on_and_comes_back_after_it() -> None:
     decision = decide(ended(rate_limited(retry_after=3)), SETTINGS)
 
-    assert (decision.action, decision.wait) == (Action.RETRY, 3)
+    assert (decision.action, decision.wait) == (Action.WAIT_FOR, 3)
 
 
-def test_a_429_without_retry_after_waits_the_rate_limit_cooldown() -> None:
+def test_a_429_without_retry_after_comes_back_after_the_rate_limit_cooldown() -> None:
     decision = decide(ended(rate_limited()), SETTINGS)
 
-    assert (decision.action, decision.wait) == (Action.RETRY, SETTINGS.rate_limit_cooldown)
+    assert (decision.action, decision.wait) == (Action.WAIT_FOR, SETTINGS.rate_limit_cooldown)
+
+
+def test_a_429_on_the_last_attempt_allowed_moves_on_for_good() -> None:
+    decision = decide(ended(rate_limited(retry_after=3), attempt=3, allowed=3), SETTINGS)
+
+    assert decision.action is Action.NEXT
 
 
 @pytest.mark.parametrize(

@@ -249,6 +249,28 @@ async def test_a_429_without_retry_after_waits_the_rate_limit_cooldown() -> None
     assert s.clock.slept == [2.5]
 
 
+async def test_a_429_moves_on_at_once_when_another_target_may_answer() -> None:
+    s = setup({"two": {"targets": ["p/a", "p/b"]}})
+    s.provider.script("a", rate_limited(retry_after=7))
+
+    routed = await s.router.complete(request("two"))
+
+    assert (routed.target.name, routed.attempts) == ("p/b", 2)
+    assert s.clock.slept == []
+
+
+async def test_a_429_is_waited_out_when_no_other_target_answers() -> None:
+    s = setup({"two": {"targets": ["p/a", "p/b"]}})
+    s.provider.script("a", rate_limited(retry_after=7))
+    s.provider.script("b", *[UpstreamError("p answered 500", provider="p")] * 3)
+
+    routed = await s.router.complete(request("two"))
+
+    assert (routed.target.name, routed.attempts) == ("p/a", 5)
+    assert s.provider.calls == ["a", "b", "b", "b", "a"]
+    assert sum(s.clock.slept) == pytest.approx(7)  # b's backoffs, then the rest of a's Retry-After
+
+
 async def test_a_retry_after_over_the_cap_moves_on_and_the_target_is_left_alone() -> None:
     s = setup({"two": {"targets": ["p/a", "p/b"]}})
     s.provider.script("a", rate_limited(retry_after=60))
