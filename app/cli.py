@@ -26,6 +26,9 @@ __all__ = ["main"]
 log = logging.getLogger("llm_router")
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The workers' recent requests for the dashboard live in this folder of that directory
+# (`app.shared.recent_files.SHARED_FOLDER`, named here too so that this command stays quick to start).
+RECENT_REQUESTS_FOLDER = "recent-requests"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,9 +150,10 @@ def _multiprocess_metrics(workers: int) -> str | None:
         return None
     configured = os.environ.get(MULTIPROCESS_ENV)
     if configured:
-        # Values left by an earlier run would be added to this one's.
+        # Values left by an earlier run would be added to this one's, and its requests shown as this one's.
         for stale in Path(configured).glob("*.db"):
             stale.unlink()
+        shutil.rmtree(Path(configured) / RECENT_REQUESTS_FOLDER, ignore_errors=True)
         return None
     directory = tempfile.mkdtemp(prefix="llm-router-metrics-")
     os.environ[MULTIPROCESS_ENV] = directory

@@ -9,7 +9,9 @@ client-key gate).
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,6 +26,19 @@ from app.access.gate import ClientGate
 from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
 from app.api.chat import create_chat_completion
+from app.api.dashboard import (
+    dashboard_config,
+    dashboard_overview,
+    dashboard_stream,
+    invoke_tool_as_admin,
+    list_aliases,
+    list_models_for_playground,
+    list_recent_requests,
+    list_tool_invocations,
+    list_toolsets_with_tools,
+    playground_chat,
+    recent_request,
+)
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
 from app.api.models import list_models, retrieve_model
 from app.api.operations import health, metrics_endpoint, openapi_document, readiness
@@ -48,20 +63,27 @@ from app.routing import Router as ModelRouter
 from app.services import Services
 from app.settings import load_settings
 from app.shared import SharedState
+from app.shared.recent import RedisRequestFeed
+from app.shared.recent_files import SHARED_FOLDER, SharedFilesFeed
 from app.shared.toolsets import RedisInvocationLog, RedisToolsetStore
 from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
 from app.telemetry.logs import configured_secrets
-from app.telemetry.metrics import ModelLabels
+from app.telemetry.metrics import MULTIPROCESS_ENV, ModelLabels
+from app.telemetry.recent import LocalFeed, RecentRequests
 from app.tools.egress import EgressClient
 from app.tools.invocations import LocalInvocationLog
 from app.tools.mcp_server import MCPServer
 from app.tools.registry import ToolRegistry
 from app.tools.store import SqliteToolsetStore, default_database
+from app.ui.assets import dashboard_routes
+from app.ui.live import LiveUpdates
+from app.ui.views import RouterSetup
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from app.settings import Settings
+    from app.telemetry.recent import RequestFeed
     from providers.base import Provider
 
 __all__ = ["app_from_environment", "create_app"]
@@ -92,7 +114,16 @@ def create_app(
     planner = Planner(providers, catalog, settings)
     metrics = Metrics(redis=settings.redis_url is not None, labels=_model_labels(settings))
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
-    router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics))
+    # The dashboard is on with an admin key; off, no request spends anything on it.
+    dashboard = settings.admin_key is not None
+    recent = RecentRequests(
+        settings.dashboard.history,
+        log_content=settings.dashboard.log_content,
+        content_bytes=settings.dashboard.content_bytes,
+    )
+    router = ModelRouter(
+        planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics, recent if dashboard else None)
+    )
     redactor = Redactor(configured_secrets(settings, providers))
     tools = tool_registry(settings, shared, metrics, redactor)
     agents = AgentDirectory(settings.agents)
@@ -122,6 +153,16 @@ def create_app(
     )
 
     mcp = MCPServer(tools, allowed_origins=settings.tools.mcp_allowed_origins)
+    feed = request_feed(settings, shared, recent)
+    live = LiveUpdates(
+        feed,
+        shared.board,
+        shared,
+        tools.invocations,
+        interval=settings.dashboard.update_interval,
+        log_content=settings.dashboard.log_content,
+    )
+    setup = RouterSetup(settings, planner, agents, providers, redactor)
 
     @asynccontextmanager
     async def serving(_: Litestar) -> AsyncIterator[None]:
@@ -139,6 +180,19 @@ def create_app(
             await tools.egress.aclose()
             await shared.close()
             metrics.process_ended()
+
+    @asynccontextmanager
+    async def dashboards(_: Litestar) -> AsyncIterator[None]:
+        """Share this worker's recent requests while it serves; at shutdown, end every open dashboard's
+        stream first, so that none holds the drain up."""
+        if dashboard:
+            await feed.start()
+        try:
+            yield
+        finally:
+            await live.close()
+            if dashboard:
+                await feed.close()
 
     @asynccontextmanager
     async def close_upstream(_: Litestar) -> AsyncIterator[None]:
@@ -162,7 +216,26 @@ def create_app(
             readiness,
             openapi_document,
             Router("/", route_handlers=[metrics_endpoint], guards=[AdminGuard(admin_key, loopback_open=True)]),
-            Router("/admin", route_handlers=[target_health, reset_targets], guards=[AdminGuard(admin_key)]),
+            Router(
+                "/admin",
+                route_handlers=[
+                    target_health,
+                    reset_targets,
+                    dashboard_overview,
+                    dashboard_stream,
+                    list_recent_requests,
+                    recent_request,
+                    list_aliases,
+                    list_models_for_playground,
+                    dashboard_config,
+                    list_toolsets_with_tools,
+                    list_tool_invocations,
+                    invoke_tool_as_admin,
+                    playground_chat,
+                ],
+                guards=[AdminGuard(admin_key)],
+            ),
+            *dashboard_routes(admin_key),
             list_tools,
             list_invocations,
             watch_invocations,
@@ -185,19 +258,22 @@ def create_app(
                 guards=[AdminGuard(admin_key)],
             ),
         ],
-        dependencies=_dependencies(services) | _provided({"tools": tools, "mcp": mcp}),
+        dependencies=_dependencies(services)
+        | _provided({"tools": tools, "mcp": mcp, "feed": feed, "live": live, "setup": setup}),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_bytes,
         state=State({"services": services}),
-        # Exited in reverse order: requests drain before the upstream client closes.
-        lifespan=[close_upstream, serving],
+        # Exited in reverse order: open dashboards end, then requests drain, then the upstream client closes.
+        lifespan=[close_upstream, serving, dashboards],
         openapi_config=None,
         logging_config=None,
     )
     # Around everything litestar does, routing and its 404s included: every request is observed, and
     # authenticated when client keys are configured, before a handler runs.
     gate = ClientGate(app.asgi_handler, services.keys, services.limiter, services.redactor)
-    app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
+    app.asgi_handler = RequestObserver(
+        CancelOnDisconnect(gate), metrics, services.lifecycle, recent if dashboard else None
+    )
     return app
 
 
@@ -250,6 +326,25 @@ def tool_registry(settings: Settings, shared: SharedState, metrics: Metrics, red
         observer=metrics,
         secrets=redactor.add,
     )
+
+
+def request_feed(settings: Settings, shared: SharedState, recent: RecentRequests) -> RequestFeed:
+    """Where the dashboard reads recent requests: Redis when configured; else, with several workers, the
+    directory they share; else the worker's own."""
+    dashboard = settings.dashboard
+    if shared.redis is not None:
+        return RedisRequestFeed(
+            shared.redis, recent, history=dashboard.history, share_interval=dashboard.share_interval
+        )
+    workers_share = os.environ.get(MULTIPROCESS_ENV)
+    if workers_share:
+        return SharedFilesFeed(
+            Path(workers_share) / SHARED_FOLDER,
+            recent,
+            history=dashboard.history,
+            share_interval=dashboard.share_interval,
+        )
+    return LocalFeed(recent)
 
 
 def _constant(value: object) -> Any:

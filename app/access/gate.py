@@ -4,7 +4,8 @@ handlers ask for.
 With keys configured, every request must present one (`Authorization: Bearer <key>`, or the `api-key` /
 `x-api-key` header other OpenAI-style SDKs send), or it is refused with 401 before any handler runs. Only the
 operational paths are exempt and keep their own rules: `/health`, `/ready`, `/openapi.json`, `/metrics`
-(loopback or the admin key), `/admin/*` and `/v1/toolsets*` (the admin key). Exempting these few, rather than protecting
+(loopback or the admin key), `/admin/*` and `/v1/toolsets*` (the admin key), and the dashboard's page and
+files under `/ui` (which hold nothing: its data comes from `/admin/*`). Exempting these few, rather than protecting
 `/v1/*`, means no spelling of a path can reach the API without a key.
 
 The handler, once it knows what the request asks for, calls `admit`: a model the key may not use is a 403,
@@ -40,6 +41,7 @@ __all__ = ["ClientGate", "admit", "charge_tokens", "estimate_tokens", "presented
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
 _ADMIN = "/admin/"
 _TOOLSETS = "/v1/toolsets"  # the registry's admin API: the admin key, never a client key
+_DASHBOARD = "/ui"
 _REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
 _TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 
@@ -176,7 +178,12 @@ def duration(seconds: float) -> str:
 
 
 def _exempt(path: str) -> bool:
-    return path in _OPEN or path.startswith(_ADMIN) or path == _TOOLSETS or path.startswith(_TOOLSETS + "/")
+    return (
+        path in _OPEN
+        or path.startswith(_ADMIN)
+        or path in (_TOOLSETS, _DASHBOARD)
+        or path.startswith((_TOOLSETS + "/", _DASHBOARD + "/"))
+    )
 
 
 def _missing() -> InvalidAPIKey:
