@@ -104,14 +104,22 @@ class _Tail:
 
 
 class SharedFilesFeed:
-    def __init__(self, folder: Path, local: RecentRequests, *, history: int, share_interval: float) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        local: RecentRequests,
+        *,
+        history: int,
+        share_interval: float,
+        worker: str | None = None,
+    ) -> None:
         self.folder = folder
         self.local = local
         self.history = history
         self.share_interval = share_interval
-        pid = os.getpid()
-        self._records = folder / f"requests-{pid}.jsonl"
-        self._state_file = folder / f"state-{pid}.json"
+        worker = worker or str(os.getpid())
+        self._records = folder / f"requests-{worker}.jsonl"
+        self._state_file = folder / f"state-{worker}.json"
         self._resets_file = folder / "resets.json"
         self._lines = 0
         self._shared = local.added
@@ -212,7 +220,8 @@ class SharedFilesFeed:
     async def forget_target(self, target: str | None) -> None:
         self.local.target_errors.forget(target)
         resets = self._reset_times()
-        resets[target or _ALL] = time.time()
+        # A millisecond on: an error stamped in the same millisecond (rounded up) came before the reset.
+        resets[target or _ALL] = time.time() + 0.001
         _write_whole(self._resets_file, _encoder.encode(resets))
 
     def _states(self) -> list[_State]:

@@ -75,7 +75,7 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class RequestRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
+class RequestRecord(msgspec.Struct, kw_only=True):
     id: str
     at: float
     """Unix seconds when the request ended (its stream's last byte)."""

@@ -56,6 +56,7 @@ async def overview(feed: RequestFeed, board: HealthBoard, shared: SharedState) -
     errors = await feed.target_errors()
     return {
         "object": "dashboard.overview",
+        "instance": feed.local.instance,
         **figures,
         "in_flight": sum(status.in_flight for status in statuses),
         "redis": None if shared.redis is None else ("up" if shared.redis.up else "down"),
