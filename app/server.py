@@ -76,7 +76,7 @@ from app.tools.mcp_server import MCPServer
 from app.tools.registry import ToolRegistry
 from app.tools.store import SqliteToolsetStore, default_database
 from app.ui.assets import dashboard_routes
-from app.ui.live import LiveUpdates
+from app.ui.live import LiveUpdates, stopping_on_signals
 from app.ui.views import RouterSetup
 
 if TYPE_CHECKING:
@@ -183,12 +183,13 @@ def create_app(
 
     @asynccontextmanager
     async def dashboards(_: Litestar) -> AsyncIterator[None]:
-        """Share this worker's recent requests while it serves; at shutdown, end every open dashboard's
-        stream first, so that none holds the drain up."""
+        """Share this worker's recent requests while it serves; end every open dashboard's stream as soon
+        as the worker is told to stop, so that none holds the shutdown up."""
         if dashboard:
             await feed.start()
         try:
-            yield
+            with stopping_on_signals(live.stop):
+                yield
         finally:
             await live.close()
             if dashboard:

@@ -13,8 +13,12 @@ request's own path never sees the dashboards at all. With none open, the loop do
     event: invocation   a tool invocation, as `GET /admin/tools/invocations` lists them
 
 A new dashboard first gets the latest `MAX_RECORDS` records and the current Overview. One that falls behind
-loses its oldest updates rather than hold the others up. When the worker shuts down every stream ends, so
-an open dashboard never holds up a restart.
+loses its oldest updates rather than hold the others up.
+
+An open dashboard must not hold up a restart: the server lets requests in flight finish before the app
+hears of the shutdown, and a dashboard's stream never finishes by itself. So every stream ends as soon as
+the process is told to stop (`stopping_on_signals`, SIGTERM or SIGINT); the dashboards reconnect to another
+instance, or to this one once it is back.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -29,14 +35,15 @@ import msgspec
 from app.ui.views import overview
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterator
+    from types import FrameType
 
     from app.routing import HealthBoard
     from app.shared import SharedState
     from app.telemetry.recent import RequestFeed, RequestRecord
     from app.tools.invocations import InvocationLog
 
-__all__ = ["MAX_RECORDS", "LiveUpdates", "Viewer", "event", "without_content"]
+__all__ = ["MAX_RECORDS", "LiveUpdates", "Viewer", "event", "stopping_on_signals", "without_content"]
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +141,14 @@ class LiveUpdates:
     async def overview(self) -> dict[str, Any]:
         return await overview(self.feed, self.board, self.shared)
 
-    async def close(self) -> None:
-        """End every open dashboard's stream (the worker is shutting down)."""
+    def stop(self) -> None:
+        """End every open dashboard's stream, and open no more (the worker is shutting down)."""
         self._closed.set()
         for viewer in self._viewers:
             viewer.put(None)
+
+    async def close(self) -> None:
+        self.stop()
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -169,3 +179,40 @@ class LiveUpdates:
             parts.append(event("invocation", invocations.get_nowait()))
         parts.append(event("overview", await self.overview()))
         return b"".join(parts)
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def stopping_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Call `stop` in the running event loop as soon as the process is told to stop (SIGTERM, SIGINT).
+
+    The handlers already in place (the server's, which start its graceful shutdown) still run: each signal
+    is handed on to them. Outside the main thread, where signals cannot be handled, this does nothing.
+    """
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def handle(number: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(stop)
+        before = previous.get(number)
+        if callable(before):
+            before(number, frame)
+        elif before == signal.SIG_DFL:  # nobody else handles it: the signal's own effect, as without this
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+
+    try:
+        for number in _STOP_SIGNALS:
+            previous[number] = signal.getsignal(number)
+            signal.signal(number, handle)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for told, before in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                if signal.getsignal(told) is handle:
+                    signal.signal(told, before)
