@@ -222,7 +222,7 @@ class RecentRequests:
         milliseconds = round(seconds * 1000, 1)
         record = RequestRecord(
             id=context.request_id,
-            at=round(now, 3),
+            at=now,
             method=context.method,
             path=context.path,
             status=status,
@@ -238,8 +238,8 @@ class RecentRequests:
             tool_rounds=context.tool_rounds,
             error=error,
             instance=self.instance,
-            request_body=_text(request_body, self.content_bytes),
-            response_body=_text(response_body, self.content_bytes),
+            request_body=None if request_body is None else _text(request_body, self.content_bytes),
+            response_body=None if response_body is None else _text(response_body, self.content_bytes),
         )
         self.records.append(record)
         self.added += 1
@@ -284,9 +284,7 @@ def error_message(answer: bytes | bytearray) -> str | None:
         return None
 
 
-def _text(body: bytes | bytearray | None, limit: int) -> str | None:
-    if body is None:
-        return None
+def _text(body: bytes | bytearray, limit: int) -> str:
     return body[:limit].decode("utf-8", "replace")
 
 
@@ -349,13 +347,16 @@ class LocalFeed:
 
 
 def summarise(window: Window, now: float, last: float = 60.0) -> dict[str, object]:
-    """The Overview's figures: rates over the `last` seconds, and one point per bucket for the charts."""
+    """The Overview's figures: rates over the `last` seconds, and one point per whole bucket of the window
+    for the charts (`BUCKETS - 1` of them, oldest first, from `series.start`)."""
     newest = int(now) // BUCKET_SECONDS
     numbers = range(newest - BUCKETS + 1, newest + 1)
     empty = _ZEROS
     rows = [window.get(number, empty) for number in numbers]
     recent_buckets = max(1, round(last / BUCKET_SECONDS))
     total = [sum(column) for column in zip(*rows[-recent_buckets:], strict=True)]
+    # The charts end with the last whole bucket: the one still filling would read as a sudden drop.
+    charted = rows[:-1]
     # The newest bucket is still filling: rates divide by the time it has actually covered.
     covered = (recent_buckets - 1) * BUCKET_SECONDS + (now - newest * BUCKET_SECONDS)
     requests = total[REQUESTS]
@@ -378,12 +379,12 @@ def summarise(window: Window, now: float, last: float = 60.0) -> dict[str, objec
         "tool_calls": total[TOOL_CALLS],
         "series": {
             "start": numbers[0] * BUCKET_SECONDS,
-            "requests": [row[REQUESTS] for row in rows],
-            "server_errors": [row[SERVER_ERRORS] for row in rows],
-            "client_errors": [row[CLIENT_ERRORS] for row in rows],
-            "tokens": [row[PROMPT_TOKENS] + row[COMPLETION_TOKENS] for row in rows],
-            "p50_ms": [_percentile(row[LATENCY:], 0.5) for row in rows],
-            "p95_ms": [_percentile(row[LATENCY:], 0.95) for row in rows],
+            "requests": [row[REQUESTS] for row in charted],
+            "server_errors": [row[SERVER_ERRORS] for row in charted],
+            "client_errors": [row[CLIENT_ERRORS] for row in charted],
+            "tokens": [row[PROMPT_TOKENS] + row[COMPLETION_TOKENS] for row in charted],
+            "p50_ms": [_percentile(row[LATENCY:], 0.5) for row in charted],
+            "p95_ms": [_percentile(row[LATENCY:], 0.95) for row in charted],
         },
     }
 

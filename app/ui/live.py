@@ -12,7 +12,7 @@ request's own path never sees the dashboards at all. With none open, the loop do
     event: overview     the Overview, as `GET /admin/overview` (`app.ui.views.overview`)
     event: invocation   a tool invocation, as `GET /admin/tools/invocations` lists them
 
-A new dashboard first gets the latest `MAX_RECORDS` records and the current Overview. One that falls behind
+A new dashboard first gets the latest records (up to a thousand) and the current Overview. One that falls behind
 loses its oldest updates rather than hold the others up.
 
 An open dashboard must not hold up a restart: the server lets requests in flight finish before the app
@@ -48,6 +48,8 @@ __all__ = ["MAX_RECORDS", "LiveUpdates", "Viewer", "event", "stopping_on_signals
 log = logging.getLogger(__name__)
 
 MAX_RECORDS = 200
+_OPENING = 1000
+"""Records a new dashboard opens with, at most (the page keeps as many)."""
 _MAX_INVOCATIONS = 200
 _BACKLOG = 64
 """Updates a dashboard may fall behind by before it loses the oldest."""
@@ -124,7 +126,7 @@ class LiveUpdates:
         if self._loop is None or self._loop.done():
             # The loop's place is taken before the backlog is read: a record may come twice, never not at all.
             _, self._cursor = await self.feed.since(None)
-        backlog = await self.feed.latest(MAX_RECORDS)
+        backlog = await self.feed.latest(min(self.feed.local.records.maxlen or _OPENING, _OPENING))
         backlog.reverse()
         viewer.put(self._hello + event("requests", {"data": without_content(backlog), "skipped": 0}))
         viewer.put(event("overview", await self.overview()))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import jsonschema
 import pytest
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from app.access import hash_key
 
@@ -46,6 +52,25 @@ SETTINGS: dict[str, Any] = {
     "routing": {"max_attempts": 1, "failure_threshold": 1},
     "agents": {"forecaster": {"model": "mock/tool", "tools": ["weather_*"]}},
 }
+
+
+DESCRIPTION = Path(__file__).resolve().parents[2] / "app" / "openapi.yaml"
+
+
+@functools.cache
+def _described() -> Registry:
+    document = yaml.safe_load(DESCRIPTION.read_text(encoding="utf-8"))
+    registry: Registry = Registry().with_resource(
+        "urn:llm-router", Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    return registry
+
+
+def assert_described(instance: Any, schema_name: str) -> None:
+    """The instance matches the schema the router's own OpenAPI description gives it."""
+    schema = {"$ref": f"urn:llm-router#/components/schemas/{schema_name}"}
+    errors = list(jsonschema.Draft202012Validator(schema, registry=_described()).iter_errors(instance))
+    assert not errors, [error.message for error in errors]
 
 
 @pytest.fixture
@@ -165,6 +190,8 @@ async def test_recent_requests_show_what_each_request_did(dashboard: Client) -> 
     assert listed["object"] == "list"
     assert [record["id"] for record in listed["data"]] == ["unit-missing", "unit-ok"]
     missing, ok = listed["data"]
+    for record in listed["data"]:
+        assert_described(record, "RequestRecord")
     assert (ok["status"], ok["model"], ok["target"], ok["attempts"]) == (200, "mock/text", "mock/text", 1)
     assert ok["completion_tokens"] > 0
     assert missing["status"] == 404
@@ -230,11 +257,12 @@ async def test_the_overview_counts_requests_and_says_why_a_target_failed(
 
     overview = (await dashboard.get("/admin/overview", headers=ADMIN)).json()
 
+    assert_described(overview, "DashboardOverview")
     assert overview["object"] == "dashboard.overview"
     assert overview["requests"] == 1
     assert overview["error_rate"] == 0.0
     assert overview["p50_ms"] is not None
-    assert len(overview["series"]["requests"]) == 120
+    assert len(overview["series"]["requests"]) == 119
     targets = {target["target"]: target for target in overview["targets"]}
     failed = targets["openrouter/meta/llama"]
     assert failed["state"] == "open"

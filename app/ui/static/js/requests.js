@@ -16,7 +16,7 @@ const COLUMNS = [
   ["Duration", "num"],
   ["Tokens in / out", "num"],
   ["Tool calls", "num"],
-  ["Rounds", "num"],
+  ["Tool rounds", "num"],
   ["Stream"],
   ["Request id"],
 ];
@@ -124,7 +124,7 @@ export default {
         cells(COLUMNS, [
           format.clock(record.at),
           statusBadge(record.status),
-          h("span", { class: "mono" }, `${record.method} ${record.path}`),
+          h("span", { class: "mono", title: record.method }, record.path),
           record.model || "–",
           record.target || "–",
           record.key || "–",
