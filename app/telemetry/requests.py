@@ -74,7 +74,7 @@ class RequestObserver:
         # With content logging, the API's bodies are kept with their records, up to `content_bytes` each.
         content = recent is not None and recent.log_content and recent.recorded(context.path)
         limit = recent.content_bytes if recent is not None and content else _ERROR_BYTES
-        asked: bytearray | None = bytearray() if content else None
+        asked: bytearray | None = None
         answer: bytearray | None = None
 
         async def observed(message: Message) -> None:
@@ -91,15 +91,13 @@ class RequestObserver:
                 answer.extend(cast("bytes", message.get("body", b""))[: limit - len(answer)])
             await send(message)
 
-        async def received() -> ReceiveMessage:
-            message = await receive()
-            if asked is not None and message["type"] == "http.request" and len(asked) < limit:
-                asked.extend(message.get("body", b"")[: limit - len(asked)])
-            return message
+        if content:
+            asked = kept = bytearray()
+            receive = _keeping(receive, kept, limit)
 
         self.lifecycle.entered()
         try:
-            await self.app(scope, received if content else receive, observed)
+            await self.app(scope, receive, observed)
         finally:
             await _run_closers(context)
             seconds = time.perf_counter() - context.started
@@ -119,6 +117,18 @@ class RequestObserver:
                 )
             _log(context, seconds)
             close(token)
+
+
+def _keeping(receive: Receive, kept: bytearray, limit: int) -> Receive:
+    """`receive`, keeping the first `limit` bytes of the request's body in `kept` (content logging)."""
+
+    async def received() -> ReceiveMessage:
+        message = await receive()
+        if message["type"] == "http.request" and len(kept) < limit:
+            kept.extend(message.get("body", b"")[: limit - len(kept)])
+        return message
+
+    return received
 
 
 async def _run_closers(context: RequestContext) -> None:
