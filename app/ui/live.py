@@ -88,6 +88,8 @@ class Viewer:
 
 
 class LiveUpdates:
+    """The worker's open dashboards, and the one loop that updates them all while any is open."""
+
     def __init__(
         self,
         feed: RequestFeed,
@@ -114,10 +116,6 @@ class LiveUpdates:
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
-
-    @property
-    def viewers(self) -> int:
-        return len(self._viewers)
 
     @contextlib.asynccontextmanager
     async def watch(self) -> AsyncIterator[Viewer]:
