@@ -13,6 +13,7 @@ export class Live extends EventTarget {
     this.overview = null;
     this.invocations = []; // newest first
     this.hello = null;
+    this.skipped = 0; // records that came in bursts too large to send whole
     this.state = "connecting";
     this.seen = new Set();
     this.controller = null;
@@ -64,6 +65,7 @@ export class Live extends EventTarget {
       this.hello = payload;
     } else if (name === "requests") {
       const added = this.addRecords(payload.data);
+      this.skipped += payload.skipped || 0;
       this.dispatchEvent(new CustomEvent("requests", { detail: { added, skipped: payload.skipped } }));
     } else if (name === "overview") {
       this.setOverview(payload);

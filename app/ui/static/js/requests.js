@@ -99,7 +99,8 @@ export default {
     function render() {
       const text = search.value.trim().toLowerCase();
       const found = live.records.filter((record) => matches(record, text, status.value, stream.value));
-      summary.textContent = `${found.length} of the ${live.records.length} latest requests${paused ? " (paused)" : ""}`;
+      const skipped = live.skipped ? `; ${live.skipped} more came too fast to show (GET /admin/requests lists them)` : "";
+      summary.textContent = `${found.length} of the ${live.records.length} latest requests${paused ? " (paused)" : ""}${skipped}`;
       replaceKeepingFocus(body, ...found.slice(0, SHOWN).map(row));
     }
 
