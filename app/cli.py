@@ -40,6 +40,9 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Files a worker keeps open besides its client connections: upstream connections are counted apart, and this
 # covers Redis, metrics files, logs and the interpreter's own.
 _SPARE_FILES = 256
+# The workers' recent requests for the dashboard live in this folder of that directory
+# (`app.shared.recent_files.SHARED_FOLDER`, named here too so that this command stays quick to start).
+RECENT_REQUESTS_FOLDER = "recent-requests"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,9 +219,10 @@ def _multiprocess_metrics(workers: int) -> str | None:
         return None
     configured = os.environ.get(MULTIPROCESS_ENV)
     if configured:
-        # Values left by an earlier run would be added to this one's.
+        # Values left by an earlier run would be added to this one's, and its requests shown as this one's.
         for stale in Path(configured).glob("*.db"):
             stale.unlink()
+        shutil.rmtree(Path(configured) / RECENT_REQUESTS_FOLDER, ignore_errors=True)
         return None
     directory = tempfile.mkdtemp(prefix="llm-router-metrics-")
     os.environ[MULTIPROCESS_ENV] = directory

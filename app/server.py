@@ -9,7 +9,9 @@ client-key gate).
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,6 +29,19 @@ from app.agents.directory import AgentDirectory
 from app.api.admin import reset_targets, target_health
 from app.api.agents import create_agent, delete_agent, list_agents, replace_agent, retrieve_agent
 from app.api.chat import ChatCompletions
+from app.api.dashboard import (
+    dashboard_config,
+    dashboard_overview,
+    dashboard_stream,
+    invoke_tool_as_admin,
+    list_aliases,
+    list_models_for_playground,
+    list_recent_requests,
+    list_tool_invocations,
+    list_toolsets_with_tools,
+    playground_chat,
+    recent_request,
+)
 from app.api.direct import DirectRoutes
 from app.api.mcp import mcp_endpoint, mcp_no_session, mcp_no_stream
 from app.api.messages import CreateMessage, count_message_tokens
@@ -56,22 +71,29 @@ from app.schemas import SchemaCompiler
 from app.services import Services
 from app.settings import load_settings
 from app.shared import SharedState
+from app.shared.recent import RedisRequestFeed
+from app.shared.recent_files import SHARED_FOLDER, SharedFilesFeed
 from app.shared.records import RedisRecordStore
 from app.shared.toolsets import RedisInvocationLog
 from app.telemetry import Metrics, Redactor, RequestObserver, RoutingTelemetry, configure_logging
 from app.telemetry.logs import configured_secrets
-from app.telemetry.metrics import ModelLabels
+from app.telemetry.metrics import MULTIPROCESS_ENV, ModelLabels
+from app.telemetry.recent import LocalFeed, RecentRequests
 from app.tools.egress import EgressClient
 from app.tools.invocations import LocalInvocationLog
 from app.tools.mcp_server import MCPServer
 from app.tools.registry import ToolRegistry
 from app.tools.store import COLLECTION as TOOLSETS
+from app.ui.assets import dashboard_routes
+from app.ui.live import LiveUpdates, stopping_on_signals
+from app.ui.views import RouterSetup
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from app.records import RecordStore
     from app.settings import Settings
+    from app.telemetry.recent import RequestFeed
     from providers.base import Provider
 
 __all__ = ["app_from_environment", "create_app"]
@@ -103,7 +125,20 @@ def create_app(
     metrics = Metrics(redis=settings.redis_url is not None, labels=_model_labels(settings))
     shared = SharedState.from_settings(settings, on_redis_change=metrics.redis_available)
     schemas = SchemaCompiler(settings.schemas)
-    router = ModelRouter(planner, shared.board, settings.routing, observer=RoutingTelemetry(metrics), schemas=schemas)
+    # The dashboard is on with an admin key; off, no request spends anything on it.
+    dashboard = settings.admin_key is not None
+    recent = RecentRequests(
+        settings.dashboard.history,
+        log_content=settings.dashboard.log_content,
+        content_bytes=settings.dashboard.content_bytes,
+    )
+    router = ModelRouter(
+        planner,
+        shared.board,
+        settings.routing,
+        observer=RoutingTelemetry(metrics, recent if dashboard else None),
+        schemas=schemas,
+    )
     redactor = Redactor(configured_secrets(settings, providers))
     tools = tool_registry(settings, shared, metrics, redactor, schemas)
     agents = AgentDirectory(
@@ -139,6 +174,16 @@ def create_app(
     )
 
     mcp = MCPServer(tools, allowed_origins=settings.tools.mcp_allowed_origins)
+    feed = request_feed(settings, shared, recent)
+    live = LiveUpdates(
+        feed,
+        shared.board,
+        shared,
+        tools.invocations,
+        interval=settings.dashboard.update_interval,
+        log_content=settings.dashboard.log_content,
+    )
+    setup = RouterSetup(settings, planner, agents, providers, redactor)
 
     @asynccontextmanager
     async def serving(_: Litestar) -> AsyncIterator[None]:
@@ -160,6 +205,20 @@ def create_app(
             metrics.process_ended()
 
     @asynccontextmanager
+    async def dashboards(_: Litestar) -> AsyncIterator[None]:
+        """Share this worker's recent requests while it serves; end every open dashboard's stream as soon
+        as the worker is told to stop, so that none holds the shutdown up."""
+        if dashboard:
+            await feed.start()
+        try:
+            with stopping_on_signals(live.stop):
+                yield
+        finally:
+            await live.close()
+            if dashboard:
+                await feed.close()
+
+    @asynccontextmanager
     async def close_upstream(_: Litestar) -> AsyncIterator[None]:
         try:
             yield
@@ -168,6 +227,7 @@ def create_app(
             if transport is None:
                 await upstream.aclose()
 
+    chat = ChatCompletions(pipeline, schemas)
     admin_key = settings.admin_key
     app = Litestar(
         route_handlers=[
@@ -180,7 +240,26 @@ def create_app(
             readiness,
             openapi_document,
             Router("/", route_handlers=[metrics_endpoint], guards=[AdminGuard(admin_key, loopback_open=True)]),
-            Router("/admin", route_handlers=[target_health, reset_targets], guards=[AdminGuard(admin_key)]),
+            Router(
+                "/admin",
+                route_handlers=[
+                    target_health,
+                    reset_targets,
+                    dashboard_overview,
+                    dashboard_stream,
+                    list_recent_requests,
+                    recent_request,
+                    list_aliases,
+                    list_models_for_playground,
+                    dashboard_config,
+                    list_toolsets_with_tools,
+                    list_tool_invocations,
+                    invoke_tool_as_admin,
+                    playground_chat,
+                ],
+                guards=[AdminGuard(admin_key)],
+            ),
+            *dashboard_routes(admin_key),
             list_tools,
             list_invocations,
             watch_invocations,
@@ -208,12 +287,13 @@ def create_app(
                 guards=[AdminGuard(admin_key)],
             ),
         ],
-        dependencies=_dependencies(services) | _provided({"tools": tools, "mcp": mcp}),
+        dependencies=_dependencies(services)
+        | _provided({"tools": tools, "mcp": mcp, "feed": feed, "live": live, "setup": setup, "chat": chat}),
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_request_bytes,
         state=State({"services": services}),
-        # Exited in reverse order: requests drain before the upstream client closes.
-        lifespan=[close_upstream, serving],
+        # Exited in reverse order: open dashboards end, then requests drain, then the upstream client closes.
+        lifespan=[close_upstream, serving, dashboards],
         openapi_config=None,
         logging_config=None,
     )
@@ -224,7 +304,7 @@ def create_app(
     direct = DirectRoutes(
         app.asgi_handler,
         {
-            "/v1/chat/completions": ChatCompletions(pipeline, schemas),
+            "/v1/chat/completions": chat,
             "/v1/responses": CreateResponse(pipeline, shared.responses, tools, agents, schemas),
             "/v1/messages": CreateMessage(pipeline, schemas),
         },
@@ -232,7 +312,9 @@ def create_app(
     )
     intake = RequestIntake(direct, settings)
     gate = ClientGate(intake, services.keys, services.limiter, services.redactor)
-    app.asgi_handler = RequestObserver(CancelOnDisconnect(gate), metrics, services.lifecycle)
+    app.asgi_handler = RequestObserver(
+        CancelOnDisconnect(gate), metrics, services.lifecycle, recent if dashboard else None
+    )
     return app
 
 
@@ -295,6 +377,25 @@ def record_store(settings: Settings, shared: SharedState, collection: str) -> Re
     if shared.redis is not None:
         return RedisRecordStore(shared.redis, collection)
     return SqliteRecordStore(settings.tools.database or default_database(), collection)
+
+
+def request_feed(settings: Settings, shared: SharedState, recent: RecentRequests) -> RequestFeed:
+    """Where the dashboard reads recent requests: Redis when configured; else, with several workers, the
+    directory they share; else the worker's own."""
+    dashboard = settings.dashboard
+    if shared.redis is not None:
+        return RedisRequestFeed(
+            shared.redis, recent, history=dashboard.history, share_interval=dashboard.share_interval
+        )
+    workers_share = os.environ.get(MULTIPROCESS_ENV)
+    if workers_share:
+        return SharedFilesFeed(
+            Path(workers_share) / SHARED_FOLDER,
+            recent,
+            history=dashboard.history,
+            share_interval=dashboard.share_interval,
+        )
+    return LocalFeed(recent)
 
 
 def _constant(value: object) -> Any:

@@ -41,6 +41,7 @@ __all__ = [
     "CapabilityOverrides",
     "ClientKeySettings",
     "ConfigError",
+    "DashboardSettings",
     "FreeModelSettings",
     "RedisSettings",
     "ResponseStoreSettings",
@@ -248,6 +249,21 @@ class SchemaSettings(_Table):
     """Memory the compiled schemas kept for reuse may take (an estimate), least recently used out first."""
 
 
+class DashboardSettings(_Table):
+    """`[dashboard]`: the web dashboard at `/ui` and the recent requests it shows (on with an admin key)."""
+
+    history: int = Field(default=1000, ge=10, le=100_000)
+    """Recent requests kept for the live tail and `GET /admin/requests` (per worker; in Redis when configured)."""
+    log_content: bool = False
+    """Keep each request's body and answer (up to `content_bytes` each) with its record; off: only figures."""
+    content_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
+    """The most of a request's body, and of its answer, kept when `log_content` is on."""
+    update_interval: float = Field(default=1.0, ge=0.1, le=60)
+    """Seconds between updates of open dashboards (every open dashboard gets the same update)."""
+    share_interval: float = Field(default=0.5, ge=0.05, le=10)
+    """Seconds between a worker's hand-overs of its recent requests to Redis, or to the other workers."""
+
+
 class AgentSettings(_Table):
     """`[agents.<name>]`: a model name clients use for a model that runs registry tools itself."""
 
@@ -313,6 +329,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     tools: ToolSettings = ToolSettings()
     schemas: SchemaSettings = SchemaSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     agents: dict[str, AgentSettings] = Field(default_factory=dict)
     """`[agents.<name>]` tables: models that run registry tools themselves."""
     toolsets: dict[str, dict[str, Any]] = Field(default_factory=dict)

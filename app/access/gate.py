@@ -4,7 +4,8 @@ handlers ask for.
 With keys configured, every request must present one (`Authorization: Bearer <key>`, or the `api-key` /
 `x-api-key` header other OpenAI-style SDKs send), or it is refused with 401 before any handler runs. Only the
 operational paths are exempt and keep their own rules: `/health`, `/ready`, `/openapi.json`, `/metrics`
-(loopback or the admin key), `/admin/*`, `/v1/toolsets*` and `/v1/agents*` (the admin key). Exempting these
+(loopback or the admin key), `/admin/*`, `/v1/toolsets*` and `/v1/agents*` (the admin key), and the
+dashboard's page and files under `/ui` (which hold nothing: its data comes from `/admin/*`). Exempting these
 few, rather than protecting `/v1/*`, means no spelling of a path can reach the API without a key.
 
 The handler, once it knows what the request asks for, calls `admit`: a model the key may not use is a 403,
@@ -39,8 +40,9 @@ __all__ = ["ClientGate", "admit", "charge_tokens", "estimate_tokens", "presented
 
 _OPEN = frozenset(("/health", "/ready", "/openapi.json", "/metrics"))
 # `/admin/*`, and the admin APIs of the tool registry and the agents: the admin key, never a client key.
-_ADMIN_APIS = frozenset(("/v1/toolsets", "/v1/agents"))
-_ADMIN_PREFIXES = ("/admin/", "/v1/toolsets/", "/v1/agents/")
+# `/ui`: the dashboard's page and files, which hold nothing (its data comes from `/admin/*`).
+_ADMIN_APIS = frozenset(("/v1/toolsets", "/v1/agents", "/ui"))
+_ADMIN_PREFIXES = ("/admin/", "/v1/toolsets/", "/v1/agents/", "/ui/")
 _REQUEST_HEADERS = (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
 _TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 

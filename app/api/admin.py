@@ -12,6 +12,7 @@ from litestar import Request, Response, get, post
 
 from app.api.inject import Injected
 from app.routing import HealthBoard
+from app.telemetry.recent import RequestFeed
 from providers.request import decode_json
 
 if TYPE_CHECKING:
@@ -36,11 +37,15 @@ async def target_health(board: Injected[HealthBoard]) -> Response[bytes]:
 
 
 @post("/targets/reset", status_code=200)
-async def reset_targets(request: Request[Any, Any, Any], board: Injected[HealthBoard]) -> Response[bytes]:
-    """Forget what is known of one target (`{"target": "<provider>/<model>"}`) or, with no body, of all."""
+async def reset_targets(
+    request: Request[Any, Any, Any], board: Injected[HealthBoard], feed: Injected[RequestFeed]
+) -> Response[bytes]:
+    """Forget what is known of one target (`{"target": "<provider>/<model>"}`) or, with no body, of all:
+    its health, and the last error the dashboard shows for it."""
     body = await request.body()
     reset = decode_json(_reset_decoder, body) if body.strip() else _Reset()
     await board.reset(reset.target)
+    await feed.forget_target(reset.target)
     return _json({"reset": reset.target or "all"})
 
 

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from litestar import Response
 from litestar.enums import ScopeType
+from litestar.response import Stream
 
 from app.errors import failure, send_error
 from providers.errors import MethodNotAllowed, RequestTooLarge
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
     from litestar.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["DirectRoutes", "Endpoint", "Headers", "JsonReply", "Reply", "StreamReply"]
+__all__ = ["DirectRoutes", "Endpoint", "Headers", "JsonReply", "Reply", "StreamReply", "framework_response"]
 
 _CONTENT_LENGTH = b"content-length"
 _JSON = (b"content-type", b"application/json")
@@ -140,6 +142,15 @@ async def _send(send: Send, reply: Reply) -> None:
     async for frame in reply.frames:
         await send({"type": "http.response.body", "body": frame, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def framework_response(reply: Reply) -> Response[bytes] | Stream:
+    """`reply` as a framework handler returns it: for an endpoint also served behind the framework's guards
+    (the dashboard's playground is the chat endpoint, for the admin key)."""
+    if isinstance(reply, JsonReply):
+        return Response(reply.body, status_code=reply.status, media_type="application/json", headers=reply.headers)
+    headers = {name.decode(): value.decode() for name, value in _SSE_HEADERS} | dict(reply.headers)
+    return Stream(reply.frames, media_type=_SSE[1].decode(), headers=headers)
 
 
 def _too_large() -> RequestTooLarge:

@@ -15,8 +15,11 @@ __all__ = ["RoutingObserver", "Unobserved"]
 
 
 class RoutingObserver(Protocol):
-    def attempt_finished(self, target: str, outcome: Outcome, seconds: float) -> None:
-        """One attempt on `target` ended; `seconds` to its answer (first chunk for a stream) or its failure."""
+    def attempt_finished(
+        self, target: str, outcome: Outcome, seconds: float, error: BaseException | None = None
+    ) -> None:
+        """One attempt on `target` ended; `seconds` to its answer (first chunk for a stream) or its failure,
+        and the `error` it failed with."""
 
     def fell_back(self, model: str, target: str) -> None:
         """A request for `model` gave up on `target` and moves on to another target."""
@@ -25,7 +28,9 @@ class RoutingObserver(Protocol):
 class Unobserved:
     """The observer for a router nobody watches."""
 
-    def attempt_finished(self, target: str, outcome: Outcome, seconds: float) -> None:
+    def attempt_finished(
+        self, target: str, outcome: Outcome, seconds: float, error: BaseException | None = None
+    ) -> None:
         pass
 
     def fell_back(self, model: str, target: str) -> None:

@@ -87,19 +87,19 @@ class _Lease:
     latency: float | None = None
     ended: bool = False
 
-    async def end(self, outcome: Outcome, retry_after: float | None = None) -> None:
+    async def end(self, outcome: Outcome, retry_after: float | None = None, error: BaseException | None = None) -> None:
         if not self.ended:
             self.ended = True
             latency = self.latency if outcome is Outcome.SUCCESS else None
             seconds = self.latency if self.latency is not None else self.clock() - self.started
-            self.observer.attempt_finished(self.target.name, outcome, seconds)
+            self.observer.attempt_finished(self.target.name, outcome, seconds, error)
             if self.target.provider.scripted and outcome in (Outcome.FAILURE, Outcome.RATE_LIMITED):
                 outcome = Outcome.NEUTRAL  # it failed as its script says: nothing learned about its health
             await self.board.release(self.target.name, self.target.group, outcome, latency, retry_after)
 
     async def fail(self, error: BaseException) -> None:
         retry_after = error.retry_after if isinstance(error, UpstreamRateLimited) else None
-        await self.end(health_outcome(error), retry_after)
+        await self.end(health_outcome(error), retry_after, error)
 
 
 class ChunkStream:

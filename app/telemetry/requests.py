@@ -3,10 +3,12 @@
 `RequestObserver` is the outermost ASGI layer. For each request it opens a `RequestContext` (with the
 client's `x-request-id`, or a new one, returned in the response's `x-request-id`), counts the request in
 flight for a graceful shutdown, and when the response is complete (the last byte of a stream sent) turns
-the context into one log line and the request metrics. Nothing here runs per chunk.
+the context into one log line, the request metrics and its record among the recent requests the dashboard
+shows (`app.telemetry.recent`). Nothing here runs per chunk but a check: an error's answer is kept to name
+the error in that record, and with `[dashboard] log_content` so are the API's bodies, up to a bound.
 
 `RoutingTelemetry` is the router's `RoutingObserver`: it records each attempt in the metrics and counts it
-in the current request's context.
+in the current request's context, and keeps a failed target's error for the dashboard.
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ import logging
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from litestar.enums import ScopeType
 
 from app.context import RequestContext, close, current, opened
+from app.routing.health import Outcome
+from app.telemetry.recent import error_message
+from providers.errors import RouterError
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+    from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
     from app.lifecycle import Lifecycle
-    from app.routing import Outcome
     from app.telemetry.metrics import Metrics
+    from app.telemetry.recent import RecentRequests
 
 __all__ = ["REQUEST_ID_HEADER", "RequestObserver", "RoutingTelemetry"]
 
@@ -41,13 +46,20 @@ _CLIENT_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 # Probes and scrapes: logged at DEBUG when they succeed, so load balancers polling them stay out of the log.
 _PROBES = frozenset(("/health", "/ready", "/metrics"))
 _UNROUTED = "unmatched"
+# Enough of an error's answer to read its message from the envelope.
+_ERROR_BYTES = 4096
+# Failures that change a target's state, and so explain it.
+_TELLING = (Outcome.FAILURE, Outcome.RATE_LIMITED)
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, lifecycle: Lifecycle, recent: RecentRequests | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.lifecycle = lifecycle
+        self.recent = recent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -58,16 +70,30 @@ class RequestObserver:
         token = opened(context)
         header = (_REQUEST_ID, request_id.encode())
         streaming = False
+        recent = self.recent
+        # With content logging, the API's bodies are kept with their records, up to `content_bytes` each.
+        content = recent is not None and recent.log_content and recent.recorded(context.path)
+        limit = recent.content_bytes if recent is not None and content else _ERROR_BYTES
+        asked: bytearray | None = None
+        answer: bytearray | None = None
 
         async def observed(message: Message) -> None:
-            nonlocal streaming
+            nonlocal streaming, answer
             if message["type"] == "http.response.start":
                 context.status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
                 if context.stream:
                     streaming = True
                     self.metrics.stream_started(_route(scope))
+                if recent is not None and (content or context.status >= 400):
+                    answer = bytearray()
+            elif answer is not None and len(answer) < limit:
+                answer.extend(cast("bytes", message.get("body", b""))[: limit - len(answer)])
             await send(message)
+
+        if content:
+            asked = kept = bytearray()
+            receive = _keeping(receive, kept, limit)
 
         self.lifecycle.entered()
         try:
@@ -81,8 +107,29 @@ class RequestObserver:
             if streaming:
                 self.metrics.stream_ended(route)
             self.metrics.request_finished(context, route, seconds)
+            if recent is not None:
+                failed = answer is not None and context.status >= 400
+                recent.add(
+                    context,
+                    seconds,
+                    error=error_message(answer) if failed and answer is not None else None,
+                    request_body=asked,
+                    response_body=answer if content else None,
+                )
             _log(context, seconds)
             close(token)
+
+
+def _keeping(receive: Receive, kept: bytearray, limit: int) -> Receive:
+    """`receive`, keeping the first `limit` bytes of the request's body in `kept` (content logging)."""
+
+    async def received() -> ReceiveMessage:
+        message = await receive()
+        if message["type"] == "http.request" and len(kept) < limit:
+            kept.extend(message.get("body", b"")[: limit - len(kept)])
+        return message
+
+    return received
 
 
 async def _run_closers(context: RequestContext) -> None:
@@ -96,14 +143,20 @@ async def _run_closers(context: RequestContext) -> None:
 
 
 class RoutingTelemetry:
-    """The router's observer: attempts and fallbacks into the metrics and the request's context."""
+    """The router's observer: attempts and fallbacks into the metrics and the request's context, and a
+    failed target's error into the recent requests (the dashboard says why a circuit is open)."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, recent: RecentRequests | None = None) -> None:
         self.metrics = metrics
+        self.recent = recent
 
-    def attempt_finished(self, target: str, outcome: Outcome, seconds: float) -> None:
+    def attempt_finished(
+        self, target: str, outcome: Outcome, seconds: float, error: BaseException | None = None
+    ) -> None:
         self.metrics.attempt_finished(target, outcome, seconds)
         current().attempts += 1
+        if self.recent is not None and outcome in _TELLING and isinstance(error, RouterError):
+            self.recent.target_failed(target, error.message, error.code)
 
     def fell_back(self, model: str, target: str) -> None:
         self.metrics.fell_back(model, target)

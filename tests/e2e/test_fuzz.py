@@ -58,7 +58,8 @@ def fuzzed_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterPr
 
 # Loaded from the file (the same one the router serves: see the test below) when the module is collected,
 # because schemathesis parametrizes tests at collection time.
-api: BaseSchema = schemathesis.openapi.from_path(DESCRIPTION)
+# The dashboard's stream never ends by itself (it is read by the dashboard's own tests instead).
+api: BaseSchema = schemathesis.openapi.from_path(DESCRIPTION).exclude(path="/admin/stream")
 
 
 def test_the_router_serves_this_description(fuzzed_router: RouterProcess) -> None:

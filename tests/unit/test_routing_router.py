@@ -152,7 +152,9 @@ class Observed:
         self.attempts: list[tuple[str, Outcome]] = []
         self.fallbacks: list[str] = []
 
-    def attempt_finished(self, target: str, outcome: Outcome, seconds: float) -> None:
+    def attempt_finished(
+        self, target: str, outcome: Outcome, seconds: float, error: BaseException | None = None
+    ) -> None:
         self.attempts.append((target, outcome))
 
     def fell_back(self, model: str, target: str) -> None:
