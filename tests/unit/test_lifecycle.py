@@ -56,10 +56,18 @@ async def test_the_openapi_description_covers_every_route(client: Client) -> Non
     served = {
         (_shape(route.path), method)
         for route in client.app.routes
-        for method in getattr(route, "http_methods", ())
-        if method not in ("HEAD", "OPTIONS")
+        for method in route.methods
+        if method not in ("HEAD", "OPTIONS") and not route.path.startswith(_DASHBOARD_FILES)
     }
-    assert served <= described, served - described
+    # The model endpoints are answered below the framework (`app.api.direct`), so its routes miss them.
+    served |= {(path, "POST") for path in ("/v1/chat/completions", "/v1/responses", "/v1/messages")}
+
+    assert len(served) > 30
+    assert served <= described, sorted(served - described)
+
+
+# The dashboard's page and its files: a web page, not an API.
+_DASHBOARD_FILES = "/ui"
 
 
 def _shape(path: str) -> str:
