@@ -61,7 +61,7 @@ from app.catalog import ModelCatalog
 from app.disconnect import CancelOnDisconnect
 from app.errors import exception_handlers
 from app.intake import RequestIntake
-from app.lifecycle import Lifecycle
+from app.lifecycle import Lifecycle, stopping_on_signals
 from app.pipeline.answering import AnswerPipeline
 from app.records import SqliteRecordStore, default_database
 from app.registry import build_providers
@@ -85,7 +85,7 @@ from app.tools.mcp_server import MCPServer
 from app.tools.registry import ToolRegistry
 from app.tools.store import COLLECTION as TOOLSETS
 from app.ui.assets import dashboard_routes
-from app.ui.live import LiveUpdates, stopping_on_signals
+from app.ui.live import LiveUpdates
 from app.ui.views import RouterSetup
 
 if TYPE_CHECKING:
@@ -183,18 +183,22 @@ def create_app(
         interval=settings.dashboard.update_interval,
         log_content=settings.dashboard.log_content,
     )
+    services.lifecycle.on_stop(live.stop)  # an open dashboard must not hold the shutdown up
     setup = RouterSetup(settings, planner, agents, providers, redactor)
 
     @asynccontextmanager
     async def serving(_: Litestar) -> AsyncIterator[None]:
-        """Connect shared state on start; on shutdown, drain requests, then disconnect."""
+        """Connect shared state on start; when told to stop, end the endless streams at once; on shutdown,
+        drain requests, then disconnect."""
         await shared.start()
         await tools.start()
         await agents.start()
         services.lifecycle.started = True
         try:
-            yield
+            with stopping_on_signals(services.lifecycle.stop):
+                yield
         finally:
+            services.lifecycle.stop()
             grace = settings.shutdown_timeout
             if left := await services.lifecycle.drain(grace):
                 log.warning("shutting down with %d requests still in flight after %s s", left, grace)
@@ -206,13 +210,11 @@ def create_app(
 
     @asynccontextmanager
     async def dashboards(_: Litestar) -> AsyncIterator[None]:
-        """Share this worker's recent requests while it serves; end every open dashboard's stream as soon
-        as the worker is told to stop, so that none holds the shutdown up."""
+        """Share this worker's recent requests while it serves."""
         if dashboard:
             await feed.start()
         try:
-            with stopping_on_signals(live.stop):
-                yield
+            yield
         finally:
             await live.close()
             if dashboard:

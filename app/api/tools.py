@@ -27,6 +27,7 @@ from app.access.limits import RateLimiter
 from app.api.inject import Injected
 from app.api.routed import request_overrides
 from app.context import current
+from app.lifecycle import Lifecycle
 from app.tools.registry import ToolRegistry
 from providers.errors import InvalidRequest
 from providers.request import decode_json
@@ -77,22 +78,31 @@ async def list_invocations(
 
 
 @get("/v1/tools/invocations/stream")
-async def watch_invocations(tools: Injected[ToolRegistry], limiter: Injected[RateLimiter]) -> Stream:
+async def watch_invocations(
+    tools: Injected[ToolRegistry], limiter: Injected[RateLimiter], lifecycle: Injected[Lifecycle]
+) -> Stream:
     await admit(limiter)
     key = current().client
 
     async def events() -> AsyncIterator[bytes]:
         # The opening comment lets a client know the stream is live before the first invocation.
         yield b": watching tool invocations\n\n"
-        async with tools.invocations.subscribe() as subscription:
-            while True:
-                try:
-                    invocation = await asyncio.wait_for(subscription.get(), _KEEP_ALIVE)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
-                    continue
-                if _visible(invocation, key):
-                    yield b"data: " + _encoder.encode(invocation) + b"\n\n"
+        stopping = asyncio.ensure_future(lifecycle.stopping.wait())
+        try:
+            async with tools.invocations.subscribe() as subscription:
+                while not stopping.done():  # the worker is told to stop: end, so as not to hold it up
+                    arrived = asyncio.ensure_future(subscription.get())
+                    await asyncio.wait((arrived, stopping), timeout=_KEEP_ALIVE, return_when=asyncio.FIRST_COMPLETED)
+                    if not arrived.done():
+                        arrived.cancel()
+                        if not stopping.done():
+                            yield b": keep-alive\n\n"
+                        continue
+                    invocation = arrived.result()
+                    if _visible(invocation, key):
+                        yield b"data: " + _encoder.encode(invocation) + b"\n\n"
+        finally:
+            stopping.cancel()
 
     return Stream(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 

@@ -17,8 +17,8 @@ loses its oldest updates rather than hold the others up.
 
 An open dashboard must not hold up a restart: the server lets requests in flight finish before the app
 hears of the shutdown, and a dashboard's stream never finishes by itself. So every stream ends as soon as
-the process is told to stop (`stopping_on_signals`, SIGTERM or SIGINT); the dashboards reconnect to another
-instance, or to this one once it is back.
+the worker is told to stop (`app.lifecycle`); the dashboards reconnect to another instance, or to this one
+once it is back.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -35,15 +33,14 @@ import msgspec
 from app.ui.views import overview
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
-    from types import FrameType
+    from collections.abc import AsyncIterator
 
     from app.routing import HealthBoard
     from app.shared import SharedState
     from app.telemetry.recent import RequestFeed, RequestRecord
     from app.tools.invocations import InvocationLog
 
-__all__ = ["MAX_RECORDS", "LiveUpdates", "Viewer", "event", "stopping_on_signals", "without_content"]
+__all__ = ["MAX_RECORDS", "LiveUpdates", "Viewer", "event", "without_content"]
 
 log = logging.getLogger(__name__)
 
@@ -179,40 +176,3 @@ class LiveUpdates:
             parts.append(event("invocation", invocations.get_nowait()))
         parts.append(event("overview", await self.overview()))
         return b"".join(parts)
-
-
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-@contextlib.contextmanager
-def stopping_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Call `stop` in the running event loop as soon as the process is told to stop (SIGTERM, SIGINT).
-
-    The handlers already in place (the server's, which start its graceful shutdown) still run: each signal
-    is handed on to them. Outside the main thread, where signals cannot be handled, this does nothing.
-    """
-    loop = asyncio.get_running_loop()
-    previous: dict[int, Any] = {}
-
-    def handle(number: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(stop)
-        before = previous.get(number)
-        if callable(before):
-            before(number, frame)
-        elif before == signal.SIG_DFL:  # nobody else handles it: the signal's own effect, as without this
-            signal.signal(number, signal.SIG_DFL)
-            os.kill(os.getpid(), number)
-
-    try:
-        for number in _STOP_SIGNALS:
-            previous[number] = signal.getsignal(number)
-            signal.signal(number, handle)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for told, before in previous.items():
-            with contextlib.suppress(ValueError, TypeError):
-                if signal.getsignal(told) is handle:
-                    signal.signal(told, before)
