@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Protocol
 
 import anyio
 
-from app.pipeline.answer import AnswerBuilder
 from app.pipeline.normalise import ChunkNormaliser, completion_events
 
 if TYPE_CHECKING:
@@ -43,13 +42,11 @@ class Turn(Protocol):
 
 
 class AnswerStream(Turn, Protocol):
-    """An answer being streamed (one turn, or an agent's rounds): whole, as `completion()`, once over."""
+    """An answer being streamed (one turn, or an agent's rounds)."""
 
     @property
     def tool_rounds(self) -> int | None:
         """Rounds of tool calls the router ran itself (None: no agent)."""
-
-    def completion(self) -> ChatCompletion: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +67,7 @@ class Answer:
 
 
 class TurnStream:
-    """A routed turn being streamed, as batches of answer events; whole (`completion()`) once it is over.
+    """A routed turn being streamed, as batches of answer events.
 
     Iterating it runs the upstream stream to its end; a `RouterError` raised while iterating is the
     upstream failing after the answer began (the front end ends its stream with an error). However the
@@ -84,17 +81,14 @@ class TurnStream:
         self.attempts = chunks.attempts
         self._chunks = chunks
         self._context = context
-        self._answer = AnswerBuilder()
 
     async def __aiter__(self) -> AsyncIterator[list[AnswerEvent]]:
         normaliser = ChunkNormaliser()
         try:
             async for chunk in self._chunks:
                 if events := normaliser.feed(chunk):
-                    self._answer.feed(events)
                     yield events
             for events in normaliser.finish():
-                self._answer.feed(events)
                 yield events
         finally:
             self._context.count_usage(normaliser.usage)
@@ -106,9 +100,6 @@ class TurnStream:
     async def aclose(self) -> None:
         await self._chunks.aclose()
 
-    def completion(self) -> ChatCompletion:
-        """The answer so far, as the completion a non-streamed request would have got."""
-        return self._answer.completion()
 
 
 class WholeTurn:
