@@ -152,21 +152,37 @@ class UpstreamHTTP:
                     yield event
 
     async def _lively(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """`chunks`, ended with an `UpstreamTimeout` once the upstream sends nothing for the idle timeout."""
+        """`chunks`, ended with an `UpstreamTimeout` once the upstream sends nothing for the idle timeout.
+
+        Only the waits for the upstream count, not the time the consumer takes with a chunk (a slow client).
+        """
         idle = self.stream_idle_timeout
-        while True:
-            try:
-                async with asyncio.timeout(idle):
+        task = asyncio.current_task()
+        assert task is not None, "a stream is read by a task"
+        watch = _IdleWatch(idle, task)
+        try:
+            while True:
+                cancelling = task.cancelling()
+                watch.waiting()
+                try:
                     chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise UpstreamTimeout(
-                    f"{self.provider} sent nothing for {idle:g} s in the middle of a stream (stream_idle_timeout).",
-                    provider=self.provider,
-                    code="stream_idle_timeout",
-                ) from None
-            yield chunk
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    # The watch's cancellation, unless another one is pending: that one wins.
+                    if watch.fired and task.uncancel() <= cancelling:
+                        raise UpstreamTimeout(
+                            f"{self.provider} sent nothing for {idle:g} s in the middle of a stream "
+                            "(stream_idle_timeout).",
+                            provider=self.provider,
+                            code="stream_idle_timeout",
+                        ) from None
+                    raise
+                finally:
+                    watch.busy()
+                yield chunk
+        finally:
+            watch.close()
 
     async def drain(self, events: AsyncIterator[ServerSentEvent]) -> None:
         """Read a stream to the end of its body after its last event, so its connection can serve the next request."""
@@ -271,3 +287,40 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 def _shown(url: httpx.URL) -> str:
     """A URL as an error may show it: without credentials, query or fragment."""
     return str(url.copy_with(userinfo=b"", query=None, fragment=None))
+
+
+class _IdleWatch:
+    """Cancels `task` once it has waited `idle` seconds for the upstream's next chunk.
+
+    One timer serves the whole stream, re-armed only when it fires: a timer per chunk (`asyncio.timeout`)
+    cost more than handling the chunk itself. When it fires, it cancels the task if it has been waiting for
+    `idle` seconds, or else sets itself for when that wait, or the next one, would reach `idle`.
+    """
+
+    __slots__ = ("_handle", "_loop", "_since", "_task", "fired", "idle")
+
+    def __init__(self, idle: float, task: asyncio.Task[object]) -> None:
+        self.idle = idle
+        self.fired = False
+        self._task = task
+        self._loop = asyncio.get_running_loop()
+        self._since: float | None = None  # when the current wait began; None between waits
+        self._handle = self._loop.call_at(self._loop.time() + idle, self._check)
+
+    def waiting(self) -> None:
+        self._since = self._loop.time()
+
+    def busy(self) -> None:
+        self._since = None
+
+    def close(self) -> None:
+        self._handle.cancel()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self._since
+        if since is not None and now - since >= self.idle:
+            self.fired = True
+            self._task.cancel()
+            return
+        self._handle = self._loop.call_at((now if since is None else since) + self.idle, self._check)

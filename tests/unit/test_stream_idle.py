@@ -6,6 +6,11 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
+
+from providers.errors import UpstreamTimeout
+from providers.openrouter import OpenRouterSettings
+from providers.transport import UpstreamHTTP
 
 from .support import DEEPSEEK_TABLE, OPENROUTER_CHAT, OPENROUTER_TABLE, USER_HI, assert_stream_error, chunk, sse
 
@@ -60,3 +65,55 @@ async def test_keep_alive_comments_keep_a_slow_stream_going(make_client: Any, up
 
     assert response.status_code == 200
     assert response.text.rstrip().endswith("data: [DONE]")
+
+
+# ------------------------------------------------------------------------------- the watch, on its own
+
+
+def upstream_http(idle: float) -> UpstreamHTTP:
+    settings = OpenRouterSettings(api_key="sk-or-test", stream_idle_timeout=idle)
+    return UpstreamHTTP(
+        "openrouter",
+        httpx.AsyncHTTPTransport(),
+        settings,
+        headers={},
+        error_from_response=lambda *_: None,  # type: ignore[arg-type]
+    )
+
+
+async def chunks(pauses: list[float]) -> AsyncIterator[bytes]:
+    for pause in pauses:
+        await asyncio.sleep(pause)
+        yield b"data: {}\n\n"
+
+
+async def test_a_slow_reader_is_not_a_quiet_upstream() -> None:
+    # The upstream sends at once each time it is asked; the reader takes twice the idle timeout per chunk.
+    read = []
+    async for piece in upstream_http(0.05)._lively(chunks([0, 0, 0])):
+        read.append(piece)
+        await asyncio.sleep(0.1)
+
+    assert len(read) == 3
+
+
+async def test_a_quiet_upstream_ends_the_stream_however_busy_it_was_before() -> None:
+    read = []
+    with pytest.raises(UpstreamTimeout) as raised:
+        async for piece in upstream_http(0.1)._lively(chunks([0.02] * 10 + [5])):
+            read.append(piece)
+
+    assert len(read) == 10
+    assert raised.value.code == "stream_idle_timeout"
+
+
+async def test_a_cancelled_reader_is_cancelled_not_timed_out() -> None:
+    async def read() -> None:
+        async for _ in upstream_http(0.05)._lively(chunks([5])):
+            pass
+
+    task = asyncio.create_task(read())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
