@@ -76,13 +76,12 @@ class Bench:
         try:
             response = asyncio.run(httpclient.fetch(HOST, target.port, raw, request_timeout=30))
         except (TimeoutError, OSError, asyncio.IncompleteReadError, httpclient.ProtocolError) as exc:
-            self.fail(system, mode, stage, [f"{exc.__class__.__name__}: {exc}"], _show_request(raw))
+            self.fail(system, mode, stage, [f"{exc.__class__.__name__}: {exc}"], httpclient.describe_request(raw))
             return False
         problems = check(response.status, response.headers, response.body)
         if problems:
-            headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-            text = f"HTTP {response.status}\n{headers}\n\n{response.body[:4000].decode('utf-8', 'replace')}"
-            self.fail(system, mode, stage, problems, _show_request(raw), text)
+            request, text = httpclient.describe_request(raw), httpclient.describe_response(response)
+            self.fail(system, mode, stage, problems, request, text)
             return False
         if stage == "before load" and system != "direct":
             differences = payloads.fidelity(mode.stream, response.body)
@@ -190,15 +189,6 @@ class Bench:
             self.fail(system, mode, "soak", [f"did not finish within {self.args.soak_timeout} s"])
         finally:
             self.launcher.stop(target)
-
-
-def _show_request(raw: bytes) -> str:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    try:
-        body_text = json.dumps(json.loads(body), indent=2)
-    except ValueError:
-        body_text = body.decode("utf-8", "replace")
-    return head.decode("latin-1").replace("\r\n", "\n") + "\n\n" + body_text
 
 
 # --------------------------------------------------------------------------
