@@ -174,6 +174,8 @@ def header_lines(report: Report) -> list[str]:
     m, v, s = report.machine, report.versions, report.settings
     machine = f"{m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, Python {m['python']}"
     load = f"load average {m['loadavg']} before the run"
+    if m.get("loadavg_after"):
+        load += f", {m['loadavg_after']} after it"
     software = ", ".join(f"{name} {version}" for name, version in v.items())
     request, reply = s["request_bytes"], s["upstream_bytes"]
     method = []

@@ -397,6 +397,7 @@ def main(argv: list[str]) -> int:
         if launcher is not None:
             launcher.stop_all()
         result.total_s = time.monotonic() - began
+        result.machine["loadavg_after"] = setup_env.load_average()
         if args.keep_workdir or result.failures:
             log(f"Configs and server logs kept in {workdir}")
         else:

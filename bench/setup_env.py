@@ -18,6 +18,7 @@ __all__ = [
     "ensure_litellm",
     "ensure_router",
     "litellm_executable",
+    "load_average",
     "log",
     "machine_summary",
     "nginx_version",
@@ -181,12 +182,17 @@ def python_version(python: Path) -> str:
     return out.stdout.strip()
 
 
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def machine_summary() -> dict[str, str]:
     """CPU, cores, kernel, the router's Python, and the load average before the run."""
-    try:
-        loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        loadavg = "?"
+    loadavg = load_average()
     return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count() or "?"),
