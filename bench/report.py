@@ -321,6 +321,73 @@ def header_lines(report: Report) -> list[str]:
     ]
 
 
+SUMMARY_COLUMNS = [
+    "System",
+    "Mode",
+    "Added p50 ms",
+    "Added p99 ms",
+    "Req/s, 1 conn",
+    "Req/s, max conns",
+    "RSS after load MiB",
+]
+
+
+def summary_table(report: Report) -> list[str]:
+    """Per system and mode: the added latency at one connection, throughput, memory."""
+    rows: list[list[str]] = []
+    for mode in report.settings["modes"]:
+        base = report.find("direct", mode, 1)
+        for system in report.settings["systems"]:
+            runs = sorted(
+                (m.wrk for m in report.measurements if (m.system, m.mode) == (system, mode)),
+                key=lambda w: w.connections,
+            )
+            if not runs:
+                continue
+            low, high = runs[0], runs[-1]
+            added = [NOT_APPLICABLE, NOT_APPLICABLE]
+            if system != "direct" and base is not None and low.connections == 1:
+                added = [_signed_ms(low.p50_ms - base.p50_ms), _signed_ms(low.p99_ms - base.p99_ms)]
+            footprint = next((f for f in report.footprints if (f.system, f.mode) == (system, mode)), None)
+            rss = NOT_APPLICABLE if footprint is None else _mib(footprint.after)
+            high_rps = f"{high.rps:,.0f} ({high.connections})"
+            rows.append([system, mode, *added, f"{low.rps:,.0f}", high_rps, rss])
+    return _table(SUMMARY_COLUMNS, rows)
+
+
+def scenario_summary(report: Report) -> list[str]:
+    """One line per scenario with its headline figures."""
+    lines = []
+    for t in report.tool_rounds:
+        model, tool = t.agent_calls
+        lines.append(
+            f"- **One agent tool round** ({t.system}): adds {_signed_ms(t.round_ms)} ms at p50, of which the"
+            f" router's own work {_signed_ms(t.router_round_ms)} ms; each agent request made {model:.2f} model"
+            f" and {tool:.2f} tool calls upstream; {t.agent_loaded.rps:,.0f} agent req/s at"
+            f" {t.agent_loaded.connections} connections."
+        )
+    for s in report.slow_streams:
+        lines.append(
+            f"- **{s.streams} slow streams open at once** ({s.system}): all open {s.open_s:.2f} s after the first"
+            f" was sent, {s.upstream_connections} upstream connections; {s.rss_per_stream_mib * 1024:+.0f} KiB RSS"
+            f" ({s.pss_per_stream_mib * 1024:+.0f} KiB PSS) per stream; `/health` p50 {_ms(s.health_open.p50_ms)}"
+            f" ms, p99 {_ms(s.health_open.p99_ms)} ms meanwhile ({_ms(s.health_idle.p50_ms)} /"
+            f" {_ms(s.health_idle.p99_ms)} ms idle, nginx's {_ms(s.health_floor.p50_ms)} /"
+            f" {_ms(s.health_floor.p99_ms)} ms); {s.completed} / {s.streams} completed."
+        )
+    for h in report.long_histories:
+        routed, direct = report.find(h.system, h.mode, h.router.connections), report.find("direct", h.mode, 1)
+        small = ""
+        if routed is not None and direct is not None:
+            small = f" (the 1.3 KB request: {_signed_ms(routed.p50_ms - direct.p50_ms)} ms)"
+        lines.append(
+            f"- **A {h.request_bytes / 1000:.0f} KB history**, {h.mode} ({h.system}): adds"
+            f" {_signed_ms(h.router.p50_ms - h.direct.p50_ms)} ms at p50{small};"
+            f" {h.router_loaded.rps:,.0f} req/s at {h.router_loaded.connections} connections."
+        )
+    return lines
+
+
 def throughput_table(report: Report) -> list[str]:
     rows: list[list[str]] = []
     for m in report.measurements:
@@ -603,6 +670,14 @@ def render(report: Report) -> str:
     lines = ["# llm-router benchmark", "", *header_lines(report), ""]
     if report.interrupted:
         lines += [f"**Incomplete run:** {report.interrupted}", ""]
+    scenarios = scenario_summary(report)
+    if report.measurements or scenarios:
+        lines += ["## Summary", ""]
+        if report.measurements:
+            lines += [*summary_table(report), ""]
+        lines += [*scenarios, ""] if scenarios else []
+        if report.failures:
+            lines += [f"{len(report.failures)} check(s) failed: see Failures.", ""]
     if report.measurements:
         lines += ["## Throughput and latency", "", *throughput_table(report), ""]
         lines += [
