@@ -355,6 +355,10 @@ def summary_table(report: Report) -> list[str]:
     return _table(SUMMARY_COLUMNS, rows)
 
 
+def _probe_text(p: Probes) -> str:
+    return f"p50 {_ms(p.p50_ms)} ms, p99 {_ms(p.p99_ms)} ms" if p.count else "not probed"
+
+
 def scenario_summary(report: Report) -> list[str]:
     """One line per scenario with its headline figures."""
     lines = []
@@ -370,10 +374,9 @@ def scenario_summary(report: Report) -> list[str]:
         lines.append(
             f"- **{s.streams} slow streams open at once** ({s.system}): all open {s.open_s:.2f} s after the first"
             f" was sent, {s.upstream_connections} upstream connections; {s.rss_per_stream_mib * 1024:+.0f} KiB RSS"
-            f" ({s.pss_per_stream_mib * 1024:+.0f} KiB PSS) per stream; `/health` p50 {_ms(s.health_open.p50_ms)}"
-            f" ms, p99 {_ms(s.health_open.p99_ms)} ms meanwhile ({_ms(s.health_idle.p50_ms)} /"
-            f" {_ms(s.health_idle.p99_ms)} ms idle, nginx's {_ms(s.health_floor.p50_ms)} /"
-            f" {_ms(s.health_floor.p99_ms)} ms); {s.completed} / {s.streams} completed."
+            f" ({s.pss_per_stream_mib * 1024:+.0f} KiB PSS) per stream; `/health` {_probe_text(s.health_open)}"
+            f" meanwhile ({_probe_text(s.health_idle)} idle, nginx's {_probe_text(s.health_floor)});"
+            f" {s.completed} / {s.streams} completed."
         )
     for h in report.long_histories:
         routed, direct = report.find(h.system, h.mode, h.router.connections), report.find("direct", h.mode, 1)

@@ -298,7 +298,8 @@ class ScenarioRunner:
             f"   {count} streams open after {held.open_s:.2f} s, {held.upstream_connections} upstream connections:"
             f" RSS {idle.rss_mib:.1f} -> {held.opened.rss_mib:.1f} MiB, {result.rss_per_stream_mib * 1024:.0f} KiB"
             f" per stream; /health p50 {health_idle.p50_ms:.2f} -> {held.health.p50_ms:.2f} ms,"
-            f" p99 {health_idle.p99_ms:.2f} -> {held.health.p99_ms:.2f} ms; {held.completed} completed"
+            f" p99 {health_idle.p99_ms:.2f} -> {held.health.p99_ms:.2f} ms ({held.health.count} probes);"
+            f" {held.completed} completed"
         )
         if problems:
             self._fail(scenario, "streams", problems[:5], httpclient.describe_request(raw))
