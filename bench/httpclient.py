@@ -2,15 +2,17 @@
 
 wrk bounds a run by time, not by request count, and does not look at bodies.
 This client complements it: it validates full responses, sends exactly N
-requests for the memory soak, and cross-checks wrk's single-connection
-latency.  It understands Content-Length and chunked bodies, which is all the
-systems under test produce.
+requests for the memory soak, cross-checks wrk's single-connection latency,
+and holds many streams open at once for the slow-streams scenario.
+It understands Content-Length and chunked bodies, which is all the systems
+under test produce.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,11 +24,16 @@ if TYPE_CHECKING:
 __all__ = [
     "Connection",
     "LoadResult",
+    "OpenStream",
     "ProtocolError",
     "Response",
+    "build_get",
     "build_post",
+    "describe_request",
+    "describe_response",
     "fetch",
     "load",
+    "open_stream",
     "percentile",
 ]
 
@@ -45,6 +52,11 @@ class Response:
     seconds: float
 
 
+def build_get(host: str, port: int, path: str) -> bytes:
+    """A complete HTTP/1.1 GET request, as a health probe sends it."""
+    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n\r\n".encode("ascii")
+
+
 def build_post(host: str, port: int, path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     """A complete HTTP/1.1 POST request with a JSON body."""
     fields = {"Host": f"{host}:{port}", "Content-Type": "application/json", "Accept": "*/*"}
@@ -54,7 +66,25 @@ def build_post(host: str, port: int, path: str, body: bytes, headers: dict[str, 
     return head.encode("ascii") + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+def describe_request(raw: bytes) -> str:
+    """A request as the report shows it: its head, then its JSON body indented."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    try:
+        body_text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        body_text = body.decode("utf-8", "replace")
+    if len(body_text) > 20_000:
+        body_text = body_text[:20_000] + f"\n... ({len(body):,} bytes in all)"
+    return head.decode("latin-1").replace("\r\n", "\n") + "\n\n" + body_text
+
+
+def describe_response(response: Response) -> str:
+    """A response as the report shows it: status, headers and the start of the body."""
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    return f"HTTP {response.status}\n{headers}\n\n{response.body[:4000].decode('utf-8', 'replace')}"
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.LimitOverrunError as exc:
@@ -71,29 +101,45 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
         name, _, value = line.partition(":")
         key = name.strip().lower()
         headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    return status, headers
 
-    if "chunked" in headers.get("transfer-encoding", "").lower():
+
+def _is_chunked(headers: dict[str, str]) -> bool:
+    return "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+async def _read_chunk(reader: asyncio.StreamReader) -> bytes | None:
+    """The next chunk of a chunked body; None after the last one (and its trailer section)."""
+    size_line = await reader.readuntil(b"\r\n")
+    size = int(size_line.split(b";")[0].strip(), 16)
+    if size == 0:
+        # Trailer section, terminated by an empty line.
+        while await reader.readuntil(b"\r\n") != b"\r\n":
+            pass
+        return None
+    chunk = await reader.readexactly(size)
+    if await reader.readexactly(2) != b"\r\n":
+        raise ProtocolError("chunk not terminated by CRLF")
+    return chunk
+
+
+async def _read_body(reader: asyncio.StreamReader, status: int, headers: dict[str, str]) -> bytes:
+    if _is_chunked(headers):
         chunks: list[bytes] = []
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip(), 16)
-            if size == 0:
-                # Trailer section, terminated by an empty line.
-                while await reader.readuntil(b"\r\n") != b"\r\n":
-                    pass
-                break
-            chunks.append(await reader.readexactly(size))
-            if await reader.readexactly(2) != b"\r\n":
-                raise ProtocolError("chunk not terminated by CRLF")
-        body = b"".join(chunks)
-    elif "content-length" in headers:
-        body = await reader.readexactly(int(headers["content-length"]))
-    elif status in (204, 304) or 100 <= status < 200:
-        body = b""
-    else:
-        body = await reader.read()  # delimited by connection close
-        headers["connection"] = "close"
-    return status, headers, body
+        while (chunk := await _read_chunk(reader)) is not None:
+            chunks.append(chunk)
+        return b"".join(chunks)
+    if "content-length" in headers:
+        return await reader.readexactly(int(headers["content-length"]))
+    if status in (204, 304) or 100 <= status < 200:
+        return b""
+    headers["connection"] = "close"
+    return await reader.read()  # delimited by connection close
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    status, headers = await _read_head(reader)
+    return status, headers, await _read_body(reader, status, headers)
 
 
 class Connection:
@@ -135,6 +181,69 @@ async def fetch(host: str, port: int, raw: bytes, request_timeout: float = 30.0)
         return await asyncio.wait_for(conn.request(raw), request_timeout)
     finally:
         await conn.close()
+
+
+class OpenStream:
+    """A streamed response whose head and first server-sent event have arrived; ``finish()`` reads the rest."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, start: float) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._start = start
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.received = bytearray()
+        self.ended = False
+
+    async def read_first_event(self) -> None:
+        """Read the head, then chunks until one whole ``data:`` event is in (or the body ends)."""
+        self.status, self.headers = await _read_head(self._reader)
+        if not _is_chunked(self.headers):
+            self.received += await _read_body(self._reader, self.status, self.headers)
+            self.ended = True
+            return
+        while not _has_data_event(self.received):
+            chunk = await _read_chunk(self._reader)
+            if chunk is None:
+                self.ended = True
+                return
+            self.received += chunk
+
+    async def finish(self) -> Response:
+        """Read to the end of the body and close the connection."""
+        try:
+            while not self.ended:
+                chunk = await _read_chunk(self._reader)
+                if chunk is None:
+                    self.ended = True
+                else:
+                    self.received += chunk
+            return Response(self.status, self.headers, bytes(self.received), time.perf_counter() - self._start)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
+
+
+def _has_data_event(received: bytearray) -> bool:
+    text = bytes(received).replace(b"\r\n", b"\n")
+    return any(block.lstrip().startswith(b"data:") for block in text.split(b"\n\n")[:-1])
+
+
+async def open_stream(host: str, port: int, raw: bytes) -> OpenStream:
+    """Send ``raw`` on a new connection and wait for the response's first event; the caller finishes it."""
+    reader, writer = await asyncio.open_connection(host, port, limit=_MAX_HEADER_BYTES)
+    stream = OpenStream(reader, writer, time.perf_counter())
+    try:
+        writer.write(raw)
+        await stream.read_first_event()
+    except BaseException:
+        await stream.close()
+        raise
+    return stream
 
 
 @dataclass

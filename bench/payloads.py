@@ -12,13 +12,15 @@ import json
 from typing import Any
 
 __all__ = [
-    "ROUTER_MODEL",
+    "MODEL_ALIAS",
+    "TARGET_MODEL",
     "TOOLS",
     "UPSTREAM_MODEL",
     "canned_completion",
     "canned_stream",
     "chat_request",
     "fidelity",
+    "model_listing",
     "parse_sse",
     "request_bytes",
     "stream_chunks",
@@ -26,8 +28,11 @@ __all__ = [
     "validate_stream",
 ]
 
-ROUTER_MODEL = "openrouter/bench/model"
-"""Model name sent by the load generator (the router strips ``openrouter/``)."""
+MODEL_ALIAS = "bench-chat"
+"""Model name sent by the load generator: an alias, as users configure the router (and LiteLLM)."""
+
+TARGET_MODEL = "openrouter/bench/model"
+"""The alias's one target (the router strips ``openrouter/`` and asks the upstream for ``bench/model``)."""
 
 UPSTREAM_MODEL = "bench-model"
 """Model name the canned upstream reports in its responses."""
@@ -77,7 +82,7 @@ TOOLS: list[dict[str, Any]] = [
 _HISTORY_CALL_ID = "call_Qm3nT7vLx0a9ZbC2dE4fG6hJ"
 
 
-def chat_request(*, stream: bool, model: str = ROUTER_MODEL) -> dict[str, Any]:
+def chat_request(*, stream: bool, model: str = MODEL_ALIAS) -> dict[str, Any]:
     """The benchmark request: two tools and a history containing a tool round trip."""
     body: dict[str, Any] = {
         "model": model,
@@ -112,7 +117,7 @@ def chat_request(*, stream: bool, model: str = ROUTER_MODEL) -> dict[str, Any]:
     return body
 
 
-def request_bytes(*, stream: bool, model: str = ROUTER_MODEL) -> bytes:
+def request_bytes(*, stream: bool, model: str = MODEL_ALIAS) -> bytes:
     return json.dumps(chat_request(stream=stream, model=model), separators=(",", ":")).encode()
 
 
@@ -130,8 +135,8 @@ _USAGE: dict[str, Any] = {
 }
 
 
-def canned_completion() -> bytes:
-    """A non-streaming chat completion whose only output is one tool call."""
+def canned_completion(tool_name: str = TOOL_NAME) -> bytes:
+    """A non-streaming chat completion whose only output is one call of ``tool_name``."""
     doc = {
         "id": COMPLETION_ID,
         "object": "chat.completion",
@@ -148,7 +153,7 @@ def canned_completion() -> bytes:
                         {
                             "id": CALL_ID,
                             "type": "function",
-                            "function": {"name": TOOL_NAME, "arguments": TOOL_ARGUMENTS},
+                            "function": {"name": tool_name, "arguments": TOOL_ARGUMENTS},
                         }
                     ],
                     "annotations": [],
@@ -162,6 +167,39 @@ def canned_completion() -> bytes:
         "system_fingerprint": SYSTEM_FINGERPRINT,
     }
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def model_listing() -> bytes:
+    """The upstream's ``GET /models``, as OpenRouter lists a model: the router reads what it supports
+    (``supported_parameters``) before sending a request with tools to an alias's target."""
+    entry = {
+        "id": TARGET_MODEL.removeprefix("openrouter/"),
+        "canonical_slug": TARGET_MODEL.removeprefix("openrouter/"),
+        "name": "Bench: canned model",
+        "created": CREATED,
+        "description": "The benchmark's canned upstream.",
+        "context_length": 131_072,
+        "architecture": {
+            "modality": "text->text",
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
+        "pricing": {"prompt": "0", "completion": "0", "request": "0", "image": "0"},
+        "top_provider": {"context_length": 131_072, "max_completion_tokens": 8192, "is_moderated": False},
+        "per_request_limits": None,
+        "supported_parameters": [
+            "max_tokens",
+            "temperature",
+            "tool_choice",
+            "tools",
+            "response_format",
+            "structured_outputs",
+            "stop",
+        ],
+    }
+    return json.dumps({"data": [entry]}, separators=(",", ":")).encode()
 
 
 def _argument_fragments() -> list[str]:
@@ -230,8 +268,8 @@ def _media_type(headers: dict[str, str]) -> str:
     return headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def validate_completion(status: int, headers: dict[str, str], body: bytes) -> list[str]:
-    """Problems with a non-streaming response; an empty list means it is correct."""
+def validate_completion(status: int, headers: dict[str, str], body: bytes, tool_name: str = TOOL_NAME) -> list[str]:
+    """Problems with a non-streaming response calling ``tool_name``; an empty list means it is correct."""
     problems: list[str] = []
     if status != 200:
         return [f"status {status}, expected 200"]
@@ -251,7 +289,7 @@ def validate_completion(status: int, headers: dict[str, str], body: bytes) -> li
     if call.get("id") != CALL_ID or call.get("type") != "function":
         problems.append(f"tool call id/type {call.get('id')!r}/{call.get('type')!r}")
     function = call.get("function") or {}
-    if function.get("name") != TOOL_NAME:
+    if function.get("name") != tool_name:
         problems.append(f"tool name {function.get('name')!r}")
     if function.get("arguments") != TOOL_ARGUMENTS:
         problems.append(f"tool arguments {function.get('arguments')!r}")

@@ -1,4 +1,4 @@
-"""Child processes: start, health-wait, stop, and measure memory.
+"""Child processes: start, health-wait, stop, and measure memory and open connections.
 
 Every server is started in its own session, so it and all the processes it
 forks (workers) share one process group whose id is the child's pid; stopping
@@ -29,6 +29,7 @@ __all__ = [
     "Memory",
     "ServerFailedError",
     "child_env",
+    "established_to",
     "free_port",
     "http_get_status",
     "memory_of",
@@ -224,3 +225,26 @@ def memory_of(root_pids: Sequence[int]) -> Memory:
     rss = sum(_status_kib(pid, "VmRSS", "status") for pid in pids)
     pss = sum(_status_kib(pid, "Pss", "smaps_rollup") for pid in pids)
     return Memory(processes=len(pids), rss_kib=rss, pss_kib=pss)
+
+
+# --------------------------------------------------------------------------
+# Connections
+# --------------------------------------------------------------------------
+
+_TCP_ESTABLISHED = "01"
+
+
+def established_to(port: int) -> int:
+    """Established TCP connections on this host whose remote end is ``port`` (from /proc/net/tcp{,6})."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # fields[2] is the remote address as HEX_ADDRESS:HEX_PORT, fields[3] the state.
+            if fields[3] == _TCP_ESTABLISHED and int(fields[2].rpartition(":")[2], 16) == port:
+                count += 1
+    return count

@@ -28,8 +28,9 @@ import payloads
 import report as rp
 import setup_env
 from procs import ServerFailedError, memory_of
+from scenarios import SCENARIOS, ScenarioRunner
 from setup_env import BENCH_DIR, log
-from systems import ALL_SYSTEMS, BEARER_TOKEN, HOST, MODES, QUICK_SYSTEMS, Launcher, Mode, Target
+from systems import ALL_SYSTEMS, BEARER_TOKEN, HOST, MODES, QUICK_SYSTEMS, ROUTER_SYSTEMS, Launcher, Mode, Target
 from wrkrun import WrkError, run_wrk, wrk_version
 
 if TYPE_CHECKING:
@@ -76,13 +77,12 @@ class Bench:
         try:
             response = asyncio.run(httpclient.fetch(HOST, target.port, raw, request_timeout=30))
         except (TimeoutError, OSError, asyncio.IncompleteReadError, httpclient.ProtocolError) as exc:
-            self.fail(system, mode, stage, [f"{exc.__class__.__name__}: {exc}"], _show_request(raw))
+            self.fail(system, mode, stage, [f"{exc.__class__.__name__}: {exc}"], httpclient.describe_request(raw))
             return False
         problems = check(response.status, response.headers, response.body)
         if problems:
-            headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-            text = f"HTTP {response.status}\n{headers}\n\n{response.body[:4000].decode('utf-8', 'replace')}"
-            self.fail(system, mode, stage, problems, _show_request(raw), text)
+            request, text = httpclient.describe_request(raw), httpclient.describe_response(response)
+            self.fail(system, mode, stage, problems, request, text)
             return False
         if stage == "before load" and system != "direct":
             differences = payloads.fidelity(mode.stream, response.body)
@@ -192,15 +192,6 @@ class Bench:
             self.launcher.stop(target)
 
 
-def _show_request(raw: bytes) -> str:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    try:
-        body_text = json.dumps(json.loads(body), indent=2)
-    except ValueError:
-        body_text = body.decode("utf-8", "replace")
-    return head.decode("latin-1").replace("\r\n", "\n") + "\n\n" + body_text
-
-
 # --------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------
@@ -216,11 +207,15 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _choices(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
+def _choices(allowed: tuple[str, ...], *, none: bool = False) -> Callable[[str], list[str]]:
+    """Parse a comma-separated subset of ``allowed``; with ``none``, the word "none" is the empty set."""
+
     def parse(text: str) -> list[str]:
         values = {v.strip() for v in text.split(",") if v.strip()}
+        if none and values == {"none"}:
+            return []
         if not values or not values <= set(allowed):
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}")
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}" + (", or none" if none else ""))
         return [v for v in allowed if v in values]
 
     return parse
@@ -239,9 +234,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--threads", type=int, default=1, help="wrk threads (the load generator shares the CPUs)")
     add("--systems", type=_choices(ALL_SYSTEMS), default=",".join(ALL_SYSTEMS), help="comma-separated")
     add("--modes", type=_choices(MODES), default=",".join(MODES), help="comma-separated")
-    add("--quick", action="store_true", help=f"smoke test: 2 s runs of {', '.join(QUICK_SYSTEMS)}")
+    add(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: 2 s runs of {', '.join(QUICK_SYSTEMS)}, and 1 s runs of each scenario",
+    )
     add("--skip-litellm", action="store_true", help="do not install or run LiteLLM")
     add("--skip-router", action="store_true", help="do not install or run llm-router")
+    scenarios = _choices(SCENARIOS, none=True)
+    add("--scenarios", type=scenarios, default=",".join(SCENARIOS), help="comma-separated, or none")
+    add("--scenarios-only", action="store_true", help="run the scenarios without the main measurements")
+    add(
+        "--scenario-system",
+        choices=ROUTER_SYSTEMS,
+        help="the router the scenarios go through (default: llm-router-2w if the run has it, else llm-router-1w)",
+    )
+    add("--scenario-duration", type=int, default=3, help="seconds per measured wrk run in the scenarios")
+    add("--scenario-warmup", type=int, default=1, help="seconds of warm-up per scenario (0: none)")
+    add("--streams", type=int, default=100, help="streams held open at once in the slow-streams scenario")
+    add("--stream-hold", type=float, default=5.0, help="seconds the upstream holds each slow stream open")
     add("--soak", type=int, default=0, metavar="N", help="also send exactly N requests per mode, for memory")
     add("--soak-system", choices=ALL_SYSTEMS, default="llm-router-1w", help="the system the soak goes through")
     add("--soak-connections", type=int, default=16, help="keep-alive connections for the soak")
@@ -257,23 +268,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     if args.quick:
         args.duration, args.warmup = 2, 1
+        args.scenario_duration, args.scenario_warmup = 1, 1
         if args.systems == list(ALL_SYSTEMS):
             args.systems = list(QUICK_SYSTEMS)
     skipped = {"litellm"} if args.skip_litellm else set()
     if args.skip_router:
-        skipped |= {"llm-router-1w", "llm-router-2w"}
+        skipped |= set(ROUTER_SYSTEMS)
     # direct is the baseline every added latency is measured from.
     args.systems = ["direct"] + [s for s in args.systems if s != "direct" and s not in skipped]
+    routers = [s for s in ROUTER_SYSTEMS if s in args.systems]
+    if args.scenario_system is None:
+        args.scenario_system = "llm-router-2w" if "llm-router-2w" in routers or not routers else routers[0]
+    if args.skip_router or args.soak_only:
+        args.scenarios = []
+    elif not routers and not args.scenarios_only:
+        args.scenarios = []  # the scenarios measure the router; a run without one has none
+    if args.scenarios_only:
+        if not args.scenarios:
+            parser.error("--scenarios-only needs at least one scenario and the router")
+        args.systems = ["direct", args.scenario_system]
     if args.soak_only:
         if not args.soak:
             parser.error("--soak-only needs --soak N")
         args.systems = [args.soak_system]
     elif args.soak and args.soak_system not in args.systems:
         parser.error(f"--soak goes through {args.soak_system}, which this run does not include")
-    if min(args.duration, args.threads, args.soak_connections, args.max_time) < 1:
-        parser.error("--duration, --threads, --soak-connections and --max-time must be positive")
-    if args.warmup < 0 or args.soak < 0 or args.crosscheck < 0:
-        parser.error("--warmup, --soak and --crosscheck cannot be negative")
+    if min(args.duration, args.threads, args.soak_connections, args.max_time, args.scenario_duration) < 1:
+        parser.error("--duration, --scenario-duration, --threads, --soak-connections and --max-time must be positive")
+    if args.warmup < 0 or args.scenario_warmup < 0 or args.soak < 0 or args.crosscheck < 0:
+        parser.error("--warmup, --scenario-warmup, --soak and --crosscheck cannot be negative")
+    if args.streams < 1 or args.stream_hold <= 0:
+        parser.error("--streams and --stream-hold must be positive")
     return args
 
 
@@ -282,11 +307,20 @@ def estimate_seconds(args: argparse.Namespace) -> float:
     startup = {"direct": 0.0, "nginx-proxy": 0.5, "llm-router-1w": 2.0, "llm-router-2w": 3.0, "litellm": 10.0}
     per_run = float(args.duration) + 0.5
     per_mode = 0.0
-    if not args.soak_only:
+    if not args.soak_only and not args.scenarios_only:
         for system in args.systems:
             per_mode += startup[system] + args.warmup + len(args.connections) * per_run + args.crosscheck / 500
     # The soak's pace is the router's: a few hundred requests a second with one worker.
-    return len(args.modes) * (per_mode + float(args.soak) / 400)
+    total = len(args.modes) * (per_mode + float(args.soak) / 400)
+    router_start = startup[args.scenario_system]
+    scenario_run = args.scenario_duration + 0.5
+    if "tool-round" in args.scenarios:
+        total += router_start + args.scenario_warmup + 5 * scenario_run
+    if "long-history" in args.scenarios:
+        total += len(args.modes) * (router_start + args.scenario_warmup + 3 * scenario_run)
+    if "slow-streams" in args.scenarios:
+        total += router_start + 2 * args.stream_hold + 2
+    return total
 
 
 @contextlib.contextmanager
@@ -342,9 +376,10 @@ def write_results(result: rp.Report, text: str, results_dir: Path) -> Path:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     began = time.monotonic()
+    scenarios = f"scenarios: {', '.join(args.scenarios)} through {args.scenario_system}" if args.scenarios else ""
     log(
-        f"Systems: {', '.join(args.systems)}; modes: {', '.join(args.modes)}; "
-        f"about {estimate_seconds(args) / 60:.0f} min after setup"
+        f"Systems: {', '.join(args.systems)}; modes: {', '.join(args.modes)}; {scenarios or 'no scenarios'}; "
+        f"about {rp.duration_text(estimate_seconds(args))} after setup"
     )
     workdir = Path(tempfile.mkdtemp(prefix="llm-router-bench-"))
     # nginx workers drop root privileges and must still read the canned responses.
@@ -362,6 +397,14 @@ def main(argv: list[str]) -> int:
             "modes": args.modes,
             "soak_requests": args.soak,
             "soak_connections": args.soak_connections,
+            "alias": payloads.MODEL_ALIAS,
+            "alias_target": payloads.TARGET_MODEL,
+            "scenarios": args.scenarios,
+            "scenario_system": args.scenario_system,
+            "scenario_duration_s": args.scenario_duration,
+            "scenario_warmup_s": args.scenario_warmup,
+            "streams": args.streams,
+            "stream_hold_s": args.stream_hold,
             "request_bytes": {m: len(payloads.request_bytes(stream=m == "stream")) for m in MODES},
             "upstream_bytes": {
                 "non-stream": len(payloads.canned_completion()),
@@ -384,12 +427,18 @@ def main(argv: list[str]) -> int:
                 else:
                     litellm_exe = setup_env.ensure_litellm(args.litellm_spec)
             result.versions = collect_versions(router_exe, litellm_exe)
-            launcher = Launcher(workdir, router_exe, litellm_exe)
+            slow_streams = "slow-streams" in args.scenarios
+            if slow_streams:
+                setup_env.ensure_echo_module(install=not args.no_setup)
+            launcher = Launcher(workdir, router_exe, litellm_exe, args.stream_hold if slow_streams else None)
             bench = Bench(args, launcher, workdir, result)
             launcher.start_upstream()
-            for mode_name in args.modes if not args.soak_only else ():
+            for mode_name in args.modes if not (args.soak_only or args.scenarios_only) else ():
                 for system in args.systems:
                     bench.measure(system, Mode(mode_name))
+            runner = ScenarioRunner(args, launcher, workdir, result, args.scenario_system)
+            for scenario in args.scenarios:
+                runner.run(scenario)
             for mode_name in args.modes if args.soak else ():
                 bench.soak(args.soak_system, Mode(mode_name))
     except KeyboardInterrupt:
@@ -407,6 +456,7 @@ def main(argv: list[str]) -> int:
         if launcher is not None:
             launcher.stop_all()
         result.total_s = time.monotonic() - began
+        result.machine["loadavg_after"] = setup_env.load_average()
         if args.keep_workdir or result.failures:
             log(f"Configs and server logs kept in {workdir}")
         else:

@@ -11,13 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nginx
+
 __all__ = [
     "BENCH_DIR",
     "LITELLM_SPEC",
     "ensure_debian_packages",
+    "ensure_echo_module",
     "ensure_litellm",
     "ensure_router",
     "litellm_executable",
+    "load_average",
     "log",
     "machine_summary",
     "nginx_version",
@@ -65,6 +69,29 @@ def ensure_debian_packages() -> None:
             if shutil.which("nginx") and shutil.which("wrk"):
                 return
     raise SystemExit("could not install nginx and wrk with apt-get")
+
+
+def ensure_echo_module(*, install: bool = True) -> None:
+    """Install nginx's echo module (the slow-streams scenario's upstream) unless it is there."""
+    if nginx.ECHO_MODULE.exists():
+        return
+    if not install:
+        raise SystemExit(f"{nginx.ECHO_MODULE} is missing (apt-get install libnginx-mod-http-echo)")
+    if os.geteuid() != 0:
+        raise SystemExit(
+            f"{nginx.ECHO_MODULE} is missing; run as root, or: sudo apt-get install -y libnginx-mod-http-echo"
+        )
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for update_first in (False, True):
+        try:
+            if update_first:
+                _run(["apt-get", "update", "-q"], env=env)
+            _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "libnginx-mod-http-echo"], env=env)
+        except subprocess.CalledProcessError:
+            continue
+        if nginx.ECHO_MODULE.exists():
+            return
+    raise SystemExit("could not install libnginx-mod-http-echo with apt-get")
 
 
 def _venv_python(venv: Path) -> Path:
@@ -181,12 +208,17 @@ def python_version(python: Path) -> str:
     return out.stdout.strip()
 
 
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
 def machine_summary() -> dict[str, str]:
     """CPU, cores, kernel, the router's Python, and the load average before the run."""
-    try:
-        loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        loadavg = "?"
+    loadavg = load_average()
     return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count() or "?"),

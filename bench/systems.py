@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import nginx
 import payloads
+import routerconfig
 from procs import ManagedProcess, child_env, free_port
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ __all__ = [
     "HOST",
     "MODES",
     "QUICK_SYSTEMS",
+    "ROUTER_SYSTEMS",
     "Launcher",
     "Mode",
     "Target",
@@ -39,6 +41,7 @@ BEARER_TOKEN = "sk-bench-0123456789abcdef0123456789abcdef"
 
 ALL_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w", "llm-router-2w", "litellm")
 QUICK_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w")
+ROUTER_SYSTEMS = ("llm-router-1w", "llm-router-2w")
 MODES = ("non-stream", "stream")
 
 # Variables that would change what the router or LiteLLM do, if inherited from the caller's shell.
@@ -85,8 +88,10 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
 class Launcher:
     """Starts the canned upstream once and the systems under test on demand; stops them all."""
 
-    def __init__(self, workdir: Path, router_exe: Path | None, litellm_exe: Path | None) -> None:
+    def __init__(self, workdir: Path, router_exe: Path | None, litellm_exe: Path | None, hold_s: float | None) -> None:
+        """``hold_s``: how long the upstream holds a slow stream open; None for no slow streams."""
         self.workdir = workdir
+        self.hold_s = hold_s
         self.router_exe = router_exe
         self.litellm_exe = litellm_exe
         self.upstream_port = free_port()
@@ -119,28 +124,32 @@ class Launcher:
     # -- systems -----------------------------------------------------------------
 
     def start_upstream(self) -> None:
-        conf = nginx.write_upstream(self.workdir, self.upstream_port)
+        conf = nginx.write_upstream(self.workdir, self.upstream_port, self.hold_s)
         self._upstream = self._track(nginx.start("upstream", self.workdir, conf))
         self._upstream.wait_healthy(f"http://{HOST}:{self.upstream_port}/health", timeout=15)
 
     def upstream_base(self, mode: Mode) -> str:
         return f"http://{HOST}:{self.upstream_port}{mode.upstream_prefix}"
 
+    def direct(self, path: str) -> Target:
+        """The canned upstream itself, at ``path``."""
+        assert self._upstream is not None, "start_upstream() first"
+        return Target(self.upstream_port, path, None, None, [self._upstream.pid])
+
     def start(self, system: str, mode: Mode) -> Target:
         """Start ``system`` for ``mode`` and wait until its health check passes."""
         assert self._upstream is not None, "start_upstream() first"
         chat = nginx.CHAT_PATH
         if system == "direct":
-            return Target(self.upstream_port, mode.upstream_prefix + chat, None, None, [self._upstream.pid])
+            return self.direct(mode.upstream_prefix + chat)
+        if system in ROUTER_SYSTEMS:
+            return self.start_router(system, mode.upstream_prefix, mode.name)
         port = free_port()
         started = time.monotonic()
         if system == "nginx-proxy":
             conf = nginx.write_proxy(self.workdir, port, self.upstream_port)
             proc = self._track(nginx.start("proxy", self.workdir, conf))
             path, health, timeout = mode.upstream_prefix + chat, "/health", 15.0
-        elif system.startswith("llm-router-"):
-            proc = self._start_router(mode, port, workers=int(system.removeprefix("llm-router-").rstrip("w")))
-            path, health, timeout = "/v1" + chat, "/health", 60.0
         elif system == "litellm":
             proc = self._start_litellm(mode, port)
             path, health, timeout = "/v1" + chat, "/health/liveliness", 180.0
@@ -153,12 +162,25 @@ class Launcher:
         log_path = self.workdir / f"{name}.log"
         return self._track(ManagedProcess(name, argv, log_path, env=env, cwd=self.workdir))
 
-    def _start_router(self, mode: Mode, port: int, workers: int) -> ManagedProcess:
+    def start_router(self, system: str, upstream_prefix: str, label: str, *, agent: bool = False) -> Target:
+        """Start ``system`` (an llm-router) with its OpenRouter base URL at ``upstream_prefix``.
+
+        ``label`` names its config and log; ``agent`` adds the agent scenario's toolset and agent.
+        """
         assert self.router_exe is not None
-        base_url = self.upstream_base(mode)
+        assert self._upstream is not None, "start_upstream() first"
+        name = f"{system}-{label}"
+        tool_url = f"http://{HOST}:{self.upstream_port}{nginx.TOOL_PATH}" if agent else None
+        config = routerconfig.write_router_config(self.workdir / f"{name}.toml", self.workdir, tool_url)
+        base_url = f"http://{HOST}:{self.upstream_port}{upstream_prefix}"
         env = _clean_env({"OPENROUTER_API_KEY": "sk-or-bench-dummy", "OPENROUTER_BASE_URL": base_url})
-        argv = [str(self.router_exe), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-        return self._spawn(f"llm-router-{workers}w-{mode.name}", argv, env)
+        port = free_port()
+        workers = system.removeprefix("llm-router-").rstrip("w")
+        argv = [str(self.router_exe), "serve", "--host", HOST, "--port", str(port), "--workers", workers]
+        started = time.monotonic()
+        proc = self._spawn(name, [*argv, "--config", str(config)], env)
+        proc.wait_healthy(f"http://{HOST}:{port}/health", timeout=60.0)
+        return Target(port, "/v1" + nginx.CHAT_PATH, proc, time.monotonic() - started, [proc.pid])
 
     def _start_litellm(self, mode: Mode, port: int) -> ManagedProcess:
         assert self.litellm_exe is not None
@@ -169,7 +191,7 @@ class Launcher:
                 {
                     "model_list": [
                         {
-                            "model_name": payloads.ROUTER_MODEL,
+                            "model_name": payloads.MODEL_ALIAS,
                             "litellm_params": {
                                 "model": f"openai/{payloads.UPSTREAM_MODEL}",
                                 "api_base": self.upstream_base(mode),
