@@ -1,5 +1,5 @@
-"""The tool registry's domain without a server: names, definitions, the egress guard, results, and a
-registry invoking a tool on a loopback HTTP server."""
+"""The tool registry's domain without a server: names, definitions, the egress guard, results, a registry
+invoking a tool on a loopback HTTP server, and the MCP server in front of it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import ipaddress
 import socket
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
@@ -18,6 +19,7 @@ from app.settings import ConfigError, ToolSettings
 from app.tools.definitions import parse_definition
 from app.tools.egress import AddressRefused, EgressClient, GuardedResolver, UrlRefused, check_url, refusal
 from app.tools.invocations import LocalInvocationLog
+from app.tools.mcp_server import MCPServer
 from app.tools.names import local_names
 from app.tools.registry import ToolRegistry
 from app.tools.results import http_output
@@ -73,6 +75,52 @@ def test_two_inline_tools_may_not_share_a_name() -> None:
             {"name": "t", "kind": "http", "tools": [tool, tool]}, allow_private_networks=True, schemas=SCHEMAS
         )
     assert raised.value.param == "tools[1].name"
+
+
+def test_an_http_toolset_needs_its_tools() -> None:
+    for body in ({"name": "t", "kind": "http"}, {"name": "t", "kind": "http", "tools": []}):
+        with pytest.raises(InvalidToolDefinition) as raised:
+            parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+        assert raised.value.param == "tools"
+
+
+@pytest.mark.parametrize(
+    ("headers", "param"),
+    [
+        ({"\u00e9t\u00e9": "x"}, "headers.\u00e9t\u00e9"),
+        ({"": "x"}, "headers."),
+        ({"X Token": "x"}, "headers.X Token"),
+        ({"X-Token": "secret\r\nX-Injected: yes"}, "headers.X-Token"),
+        ({"X-Token": "caf\u00e9-secret"}, "headers.X-Token"),
+    ],
+)
+def test_a_header_the_router_could_not_send_is_refused_naming_it(headers: dict[str, str], param: str) -> None:
+    # Such a header used to pass, and then made every call (or the MCP server's discovery) fail with a 500.
+    body = {"name": "t", "kind": "mcp", "url": "http://tools.example/mcp", "headers": headers}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.param == param
+    assert "secret" not in raised.value.message
+    inline = {"name": "t", "kind": "http", "tools": [{"name": "x", "url": "http://tools.example/", "headers": headers}]}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(inline, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.param == f"tools[0].{param}"
+
+
+def test_a_header_whose_variable_holds_a_line_break_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_X", "secret\nX-Injected: yes")
+    body = {"name": "t", "kind": "mcp", "url": "http://tools.example/mcp", "headers": {"X-Token": "${TOKEN_X}"}}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.param == "headers.X-Token"
+    assert "secret" not in raised.value.message
+
+
+def test_a_definition_nested_too_deeply_is_refused_as_invalid_json() -> None:
+    body = b'{"name": "t", "kind": "openapi", "openapi": {"paths": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.code == "invalid_json"
 
 
 # ------------------------------------------------------------------------------------------------ egress guard
@@ -206,6 +254,30 @@ async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None
     finally:
         await tools.close()
         await tools.egress.aclose()
+
+
+async def test_an_openapi_document_nested_too_deeply_is_refused_naming_it() -> None:
+    schema: dict[str, Any] = {}
+    for _ in range(900):
+        schema = {"items": schema}
+    operation = {"operationId": "deep", "parameters": [{"name": "q", "in": "query", "schema": schema}]}
+    document = {"openapi": "3.0.3", "servers": [{"url": "http://127.0.0.1:9"}], "paths": {"/deep": {"get": operation}}}
+    tools = registry()
+    await tools.start()
+    try:
+        with pytest.raises(InvalidToolDefinition) as raised:
+            await tools.register(msgspec.json.encode({"name": "deep", "kind": "openapi", "openapi": document}))
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+    assert raised.value.param == "openapi"
+
+
+async def test_the_mcp_server_answers_a_body_nested_too_deeply_with_a_parse_error() -> None:
+    server = MCPServer(registry(), allowed_origins=[])
+    answer = await server.handle(b"[" * 5000 + b"]" * 5000, {}, key=None, request_id="r")
+    assert answer.status == 400
+    assert msgspec.json.decode(answer.body or b"")["error"]["code"] == -32700
 
 
 async def test_a_sqlite_store_gives_toolsets_back_after_a_restart(echo_url: str, tmp_path: Path) -> None:
