@@ -256,6 +256,31 @@ async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None
         await tools.egress.aclose()
 
 
+@pytest.mark.parametrize("log_content", [False, True])
+async def test_an_invocation_record_is_as_described(echo_url: str, log_content: bool) -> None:
+    tools = registry(log_content=log_content)
+    await tools.start()
+    try:
+        body = b'{"name": "svc", "kind": "http", "tools": [{"name": "echo", "url": "%s"}]}' % echo_url.encode()
+        await tools.register(body)
+        await tools.invoke("svc_echo", {"n": 1}, request_id="r1")
+        (recorded,) = await tools.invocations.recent()
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+
+    record = msgspec.to_builtins(recorded)
+    # These were left out of every record that had them at their defaults: a direct call's source above all.
+    assert (record["object"], record["source"], record["key"], record["error"]) == (
+        "tool.invocation.record",
+        "api",
+        None,
+        None,
+    )
+    # The content is kept only when asked for.
+    assert ("arguments" in record, "output" in record) == (log_content, log_content)
+
+
 async def test_an_openapi_document_nested_too_deeply_is_refused_naming_it() -> None:
     schema: dict[str, Any] = {}
     for _ in range(900):
