@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jsonschema
 import msgspec
 import pytest
+import yaml
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from app.access.limits import LocalRateLimiter
 from app.records import MemoryRecordStore, SqliteRecordStore
@@ -27,7 +32,6 @@ from providers.errors import InvalidToolArguments, InvalidToolDefinition, ToolNo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from aiohttp.abc import ResolveResult
 
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 # ------------------------------------------------------------------------------------------------------ names
 
 SCHEMAS = SchemaCompiler()
+DESCRIPTION = Path(__file__).resolve().parents[2] / "app" / "openapi.yaml"
 
 
 def test_valid_names_are_kept_and_others_made_valid_distinct_and_stable() -> None:
@@ -231,6 +236,17 @@ def registry(store: Any = None, **settings: Any) -> ToolRegistry:
     )
 
 
+def assert_described(instance: Any, schema_name: str) -> None:
+    """The instance is as the router's own OpenAPI description says."""
+    document = yaml.safe_load(DESCRIPTION.read_text(encoding="utf-8"))
+    described = Registry().with_resource("urn:llm-router", Resource.from_contents(document, DRAFT202012))
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": f"urn:llm-router#/components/schemas/{schema_name}"}, registry=described
+    )
+    errors = [error.message for error in validator.iter_errors(instance)]
+    assert not errors, errors
+
+
 async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None:
     tools = registry()
     await tools.start()
@@ -270,6 +286,7 @@ async def test_an_invocation_record_is_as_described(echo_url: str, log_content: 
         await tools.egress.aclose()
 
     record = msgspec.to_builtins(recorded)
+    assert_described(record, "ToolInvocationRecord")
     # These were left out of every record that had them at their defaults: a direct call's source above all.
     assert (record["object"], record["source"], record["key"], record["error"]) == (
         "tool.invocation.record",
