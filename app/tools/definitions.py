@@ -47,6 +47,10 @@ __all__ = [
 REDACTED = "[redacted]"
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+# RFC 9110's token for a field name; a value of visible ASCII, spaces and tabs (the HTTP client sends nothing
+# else, and a line break would end the header).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Attempts = Annotated[int, msgspec.Meta(ge=1, le=10)]
@@ -123,6 +127,10 @@ def parse_definition(
         raise _invalid_from(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise InvalidToolDefinition(f"The body is not valid JSON ({exc}).", code="invalid_json") from None
+    except RecursionError:
+        raise InvalidToolDefinition(
+            "The body is nested too deeply (about 1,000 levels).", code="invalid_json"
+        ) from None
     _check(definition, allow_private_networks, schemas)
     return definition
 
@@ -148,9 +156,15 @@ def redacted(definition: ToolsetDefinition) -> dict[str, Any]:
 
 
 def resolve_headers(headers: dict[str, str], param: str) -> dict[str, str]:
-    """Header values with `${NAME}` replaced by the environment variable; an unset one is an error."""
+    """Header values with `${NAME}` replaced by the environment variable; an unset one is an error, and so is
+    a name or (resolved) value that cannot be sent."""
     resolved: dict[str, str] = {}
     for name, template in headers.items():
+        if _HEADER_NAME.fullmatch(name) is None:
+            shown = name[:64].encode("unicode_escape").decode("ascii")
+            raise InvalidToolDefinition(
+                f"'{shown}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~).", param=f"{param}.{name}"
+            )
 
         def variable(match: re.Match[str], header: str = name) -> str:
             value = os.environ.get(match[1])
@@ -161,7 +175,15 @@ def resolve_headers(headers: dict[str, str], param: str) -> dict[str, str]:
                 )
             return value
 
-        resolved[name] = _ENV_REFERENCE.sub(variable, template)
+        value = _ENV_REFERENCE.sub(variable, template)
+        if _HEADER_VALUE.fullmatch(value) is None:
+            # Never the value itself: header values are credentials more often than not.
+            raise InvalidToolDefinition(
+                f"The header '{name}' has a value that is not printable ASCII (a line break, a control or a "
+                "non-ASCII character).",
+                param=f"{param}.{name}",
+            )
+        resolved[name] = value
     return resolved
 
 
@@ -176,6 +198,8 @@ def _check(definition: ToolsetDefinition, allow_private: bool, schemas: SchemaCo
 
 
 def _check_http(definition: HttpToolset, allow_private: bool, schemas: SchemaCompiler) -> None:
+    if not definition.tools:  # left out: the default is not checked against the field's minimum length
+        raise InvalidToolDefinition("An http toolset needs `tools`: at least one.", param="tools")
     room = MAX_NAME - len(definition.name) - 1
     seen: set[str] = set()
     for index, tool in enumerate(definition.tools):

@@ -27,7 +27,10 @@ Outcome = Literal[
 _SUBSCRIBER_BACKLOG = 256
 
 
-class Invocation(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Invocation(msgspec.Struct, kw_only=True):
+    """One invocation: every field always there, but its content (`arguments`, `output`), which is kept
+    only with `[tools] log_content` on."""
+
     id: str
     request_id: str
     tool: str
@@ -44,10 +47,11 @@ class Invocation(msgspec.Struct, kw_only=True, omit_defaults=True):
     key: str | None = None
     """The client key's name (never the key)."""
     source: str = "api"
-    """Who called: `api` (direct invocation), `mcp` (the router's MCP server), or a model loop."""
+    """Who called: `api` (direct invocation), `mcp` (the router's MCP server), `dashboard`, or a model loop
+    (`agent`, `responses`)."""
     error: str | None = None
-    arguments: Any = None
-    output: str | None = None
+    arguments: Any = msgspec.UNSET
+    output: str | msgspec.UnsetType = msgspec.UNSET
     object: Literal["tool.invocation.record"] = "tool.invocation.record"
 
 

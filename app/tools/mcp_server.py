@@ -91,6 +91,8 @@ class MCPServer:
             message = _decoder.decode(body)
         except msgspec.DecodeError:
             return _error(None, _Failure(PARSE_ERROR, "The body is not JSON."), 400)
+        except RecursionError:
+            return _error(None, _Failure(PARSE_ERROR, "The body is nested too deeply (about 1,000 levels)."), 400)
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
             return _error(None, _Failure(INVALID_REQUEST, "Send one JSON-RPC 2.0 message per request."), 400)
         if "method" not in message:

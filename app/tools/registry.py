@@ -425,7 +425,7 @@ class _Recorder:
             output_bytes=output.size,
             truncated=output.truncated,
             attempts=attempts,
-            output=text_of(output.content) if content else None,
+            output=text_of(output.content) if content else msgspec.UNSET,
         )
 
     async def failed(self, exc: RouterError, seconds: float) -> None:
@@ -455,7 +455,7 @@ class _Recorder:
             source=self.source,
             arguments_bytes=self.arguments_bytes,
             created_at=int(time.time()),
-            arguments=self.arguments if content else None,
+            arguments=self.arguments if content else msgspec.UNSET,
             **fields,
         )
         registry = self.registry

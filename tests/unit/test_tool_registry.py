@@ -1,15 +1,21 @@
-"""The tool registry's domain without a server: names, definitions, the egress guard, results, and a
-registry invoking a tool on a loopback HTTP server."""
+"""The tool registry's domain without a server: names, definitions, the egress guard, results, a registry
+invoking a tool on a loopback HTTP server, and the MCP server in front of it."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jsonschema
+import msgspec
 import pytest
+import yaml
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from app.access.limits import LocalRateLimiter
 from app.records import MemoryRecordStore, SqliteRecordStore
@@ -18,6 +24,7 @@ from app.settings import ConfigError, ToolSettings
 from app.tools.definitions import parse_definition
 from app.tools.egress import AddressRefused, EgressClient, GuardedResolver, UrlRefused, check_url, refusal
 from app.tools.invocations import LocalInvocationLog
+from app.tools.mcp_server import MCPServer
 from app.tools.names import local_names
 from app.tools.registry import ToolRegistry
 from app.tools.results import http_output
@@ -25,7 +32,6 @@ from providers.errors import InvalidToolArguments, InvalidToolDefinition, ToolNo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from aiohttp.abc import ResolveResult
 
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
 # ------------------------------------------------------------------------------------------------------ names
 
 SCHEMAS = SchemaCompiler()
+DESCRIPTION = Path(__file__).resolve().parents[2] / "app" / "openapi.yaml"
 
 
 def test_valid_names_are_kept_and_others_made_valid_distinct_and_stable() -> None:
@@ -73,6 +80,52 @@ def test_two_inline_tools_may_not_share_a_name() -> None:
             {"name": "t", "kind": "http", "tools": [tool, tool]}, allow_private_networks=True, schemas=SCHEMAS
         )
     assert raised.value.param == "tools[1].name"
+
+
+def test_an_http_toolset_needs_its_tools() -> None:
+    for body in ({"name": "t", "kind": "http"}, {"name": "t", "kind": "http", "tools": []}):
+        with pytest.raises(InvalidToolDefinition) as raised:
+            parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+        assert raised.value.param == "tools"
+
+
+@pytest.mark.parametrize(
+    ("headers", "param"),
+    [
+        ({"\u00e9t\u00e9": "x"}, "headers.\u00e9t\u00e9"),
+        ({"": "x"}, "headers."),
+        ({"X Token": "x"}, "headers.X Token"),
+        ({"X-Token": "secret\r\nX-Injected: yes"}, "headers.X-Token"),
+        ({"X-Token": "caf\u00e9-secret"}, "headers.X-Token"),
+    ],
+)
+def test_a_header_the_router_could_not_send_is_refused_naming_it(headers: dict[str, str], param: str) -> None:
+    # Such a header used to pass, and then made every call (or the MCP server's discovery) fail with a 500.
+    body = {"name": "t", "kind": "mcp", "url": "http://tools.example/mcp", "headers": headers}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.param == param
+    assert "secret" not in raised.value.message
+    inline = {"name": "t", "kind": "http", "tools": [{"name": "x", "url": "http://tools.example/", "headers": headers}]}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(inline, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.param == f"tools[0].{param}"
+
+
+def test_a_header_whose_variable_holds_a_line_break_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKEN_X", "secret\nX-Injected: yes")
+    body = {"name": "t", "kind": "mcp", "url": "http://tools.example/mcp", "headers": {"X-Token": "${TOKEN_X}"}}
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.param == "headers.X-Token"
+    assert "secret" not in raised.value.message
+
+
+def test_a_definition_nested_too_deeply_is_refused_as_invalid_json() -> None:
+    body = b'{"name": "t", "kind": "openapi", "openapi": {"paths": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    with pytest.raises(InvalidToolDefinition) as raised:
+        parse_definition(body, allow_private_networks=True, schemas=SCHEMAS)
+    assert raised.value.code == "invalid_json"
 
 
 # ------------------------------------------------------------------------------------------------ egress guard
@@ -183,6 +236,17 @@ def registry(store: Any = None, **settings: Any) -> ToolRegistry:
     )
 
 
+def assert_described(instance: Any, schema_name: str) -> None:
+    """The instance is as the router's own OpenAPI description says."""
+    document = yaml.safe_load(DESCRIPTION.read_text(encoding="utf-8"))
+    described = Registry().with_resource("urn:llm-router", Resource.from_contents(document, DRAFT202012))
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": f"urn:llm-router#/components/schemas/{schema_name}"}, registry=described
+    )
+    errors = [error.message for error in validator.iter_errors(instance)]
+    assert not errors, errors
+
+
 async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None:
     tools = registry()
     await tools.start()
@@ -206,6 +270,56 @@ async def test_the_registry_validates_invokes_and_records(echo_url: str) -> None
     finally:
         await tools.close()
         await tools.egress.aclose()
+
+
+@pytest.mark.parametrize("log_content", [False, True])
+async def test_an_invocation_record_is_as_described(echo_url: str, log_content: bool) -> None:
+    tools = registry(log_content=log_content)
+    await tools.start()
+    try:
+        body = b'{"name": "svc", "kind": "http", "tools": [{"name": "echo", "url": "%s"}]}' % echo_url.encode()
+        await tools.register(body)
+        await tools.invoke("svc_echo", {"n": 1}, request_id="r1")
+        (recorded,) = await tools.invocations.recent()
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+
+    record = msgspec.to_builtins(recorded)
+    assert_described(record, "ToolInvocationRecord")
+    # These were left out of every record that had them at their defaults: a direct call's source above all.
+    assert (record["object"], record["source"], record["key"], record["error"]) == (
+        "tool.invocation.record",
+        "api",
+        None,
+        None,
+    )
+    # The content is kept only when asked for.
+    assert ("arguments" in record, "output" in record) == (log_content, log_content)
+
+
+async def test_an_openapi_document_nested_too_deeply_is_refused_naming_it() -> None:
+    schema: dict[str, Any] = {}
+    for _ in range(900):
+        schema = {"items": schema}
+    operation = {"operationId": "deep", "parameters": [{"name": "q", "in": "query", "schema": schema}]}
+    document = {"openapi": "3.0.3", "servers": [{"url": "http://127.0.0.1:9"}], "paths": {"/deep": {"get": operation}}}
+    tools = registry()
+    await tools.start()
+    try:
+        with pytest.raises(InvalidToolDefinition) as raised:
+            await tools.register(msgspec.json.encode({"name": "deep", "kind": "openapi", "openapi": document}))
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+    assert raised.value.param == "openapi"
+
+
+async def test_the_mcp_server_answers_a_body_nested_too_deeply_with_a_parse_error() -> None:
+    server = MCPServer(registry(), allowed_origins=[])
+    answer = await server.handle(b"[" * 5000 + b"]" * 5000, {}, key=None, request_id="r")
+    assert answer.status == 400
+    assert msgspec.json.decode(answer.body or b"")["error"]["code"] == -32700
 
 
 async def test_a_sqlite_store_gives_toolsets_back_after_a_restart(echo_url: str, tmp_path: Path) -> None:

@@ -67,7 +67,12 @@ class OpenAPIBackend:
                 f"The toolset's base URL {base_url!r} is refused: {exc}. Set `base_url`.", param="base_url"
             ) from None
         self.base_url = base_url
-        specs = operations_as_tools(document, self.definition.operations, self.schemas)
+        try:
+            specs = operations_as_tools(document, self.definition.operations, self.schemas)
+        except RecursionError:
+            raise InvalidToolDefinition(
+                "The OpenAPI document's schemas are nested too deeply (hundreds of levels).", param="openapi"
+            ) from None
         for spec in specs:
             spec.call["base_url"] = base_url
         return specs
