@@ -101,7 +101,6 @@ class TurnStream:
         await self._chunks.aclose()
 
 
-
 class WholeTurn:
     """A routed turn answered whole, as the one batch of events a stream of it would have given."""
 
