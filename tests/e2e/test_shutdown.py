@@ -83,24 +83,30 @@ def test_requests_still_running_at_the_deadline_are_cut_off(tmp_path_factory: py
         assert "[DONE]" not in stream.body
 
 
+class WatchingInvocations(threading.Thread):
+    """`GET /v1/tools/invocations/stream`, read to its end on a thread of its own."""
+
+    def __init__(self, router: RouterProcess) -> None:
+        super().__init__(daemon=True)
+        self.router = router
+        self.opened = threading.Event()
+        self.body = ""
+        self.start()
+
+    def run(self) -> None:
+        with httpx.stream("GET", f"{self.router.base_url}/tools/invocations/stream", timeout=30) as reply:
+            for text in reply.iter_text():
+                self.opened.set()
+                self.body += text
+
+
 def test_a_watched_tool_invocation_stream_does_not_hold_up_a_shutdown(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     directory = tmp_path_factory.mktemp("shutdown-watchers")
     for router in run_router(directory, {"LLM_ROUTER_SHUTDOWN_TIMEOUT": "20"}):
-        opened = threading.Event()
-        body: list[str] = []
-
-        def watch() -> None:
-            url = f"{router.base_url}/tools/invocations/stream"
-            with httpx.stream("GET", url, timeout=30) as reply:
-                for text in reply.iter_text():
-                    opened.set()
-                    body.append(text)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        assert opened.wait(10)
+        watcher = WatchingInvocations(router)
+        assert watcher.opened.wait(10)
 
         sent = terminate(router)
         exit_code = router.process.wait(30)
@@ -110,4 +116,4 @@ def test_a_watched_tool_invocation_stream_does_not_hold_up_a_shutdown(
         assert exit_code == 0
         assert stopped_after < 5, stopped_after  # not the 20 s a stream that never ends would hold it up
         assert not watcher.is_alive()  # the stream ended, rather than the connection dropping mid-wait
-        assert "".join(body).startswith(": watching tool invocations")
+        assert watcher.body.startswith(": watching tool invocations")

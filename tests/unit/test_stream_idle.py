@@ -98,10 +98,14 @@ async def test_a_slow_reader_is_not_a_quiet_upstream() -> None:
 
 
 async def test_a_quiet_upstream_ends_the_stream_however_busy_it_was_before() -> None:
-    read = []
-    with pytest.raises(UpstreamTimeout) as raised:
+    read: list[bytes] = []
+
+    async def read_all() -> None:
         async for piece in upstream_http(0.1)._lively(chunks([0.02] * 10 + [5])):
             read.append(piece)
+
+    with pytest.raises(UpstreamTimeout) as raised:
+        await read_all()
 
     assert len(read) == 10
     assert raised.value.code == "stream_idle_timeout"
