@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -202,10 +203,12 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second = -1
+        self._prefix = ""
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = printable(record.getMessage())
-        record.asctime = self.formatTime(record, self.datefmt)
+        record.asctime = self._time(record)
         text = self.formatMessage(record)
         fields: dict[str, Any] | None = getattr(record, "fields", None)
         if fields:
@@ -217,6 +220,14 @@ class TextFormatter(logging.Formatter):
         if record.stack_info:
             text += _indented(self.formatStack(record.stack_info))
         return text
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """`formatTime`'s local time, with the part up to the second formatted once a second."""
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime(self.default_time_format, self.converter(second))
+        return f"{self._prefix},{int(record.msecs):03d}"  # as `default_msec_format` writes it
 
 
 def _field_value(value: Any) -> str:

@@ -229,3 +229,14 @@ async def test_metrics_are_open_on_loopback_only(client: Client) -> None:
     response = await client.get("/metrics")
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("created", [1767225600.0, 1767225600.999, 1767225601.0005, 1767225601.5, 1798761599.25])
+def test_a_text_line_starts_with_the_time_as_logging_writes_it(created: float) -> None:
+    formatter, standard = TextFormatter(), logging.Formatter("%(asctime)s")
+    earlier = logging.LogRecord("x", logging.INFO, "", 0, "first", None, None)
+    formatter.format(earlier)  # the time of a record in another second, kept for reuse
+    record = logging.LogRecord("x", logging.INFO, "", 0, "hello", None, None)
+    record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+
+    assert formatter.format(record).startswith(standard.format(record) + " INFO x: hello")
