@@ -460,9 +460,8 @@ def _dashboard_effect(d: Dashboards) -> str:
     text = f"{effects.get(OPEN, 'not measured')}, against none open (with the admin key)"
     rates = [r.updates_per_s for r in d.runs if r.case == OPEN and r.updates_per_s is not None]
     if rates:
-        low_rate, high_rate = min(rates), max(rates)
-        text += f"; each got {low_rate:.2f}" + (f" to {high_rate:.2f}" if high_rate != low_rate else "")
-        text += " updates a second"
+        low_rate, high_rate = f"{min(rates):.2f}", f"{max(rates):.2f}"
+        text += f"; each got {low_rate}" + (f" to {high_rate}" if high_rate != low_rate else "") + " updates a second"
     if OFF in effects:
         text += f". Without an admin key: {effects[OFF]}"
     return text + "."
