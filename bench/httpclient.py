@@ -3,7 +3,8 @@
 wrk bounds a run by time, not by request count, and does not look at bodies.
 This client complements it: it validates full responses, sends exactly N
 requests for the memory soak, cross-checks wrk's single-connection latency,
-and holds many streams open at once for the slow-streams scenario.
+holds many streams open at once for the slow-streams scenario, and reads the
+dashboards' event streams as they arrive.
 It understands Content-Length and chunked bodies, which is all the systems
 under test produce.
 """
@@ -52,9 +53,11 @@ class Response:
     seconds: float
 
 
-def build_get(host: str, port: int, path: str) -> bytes:
-    """A complete HTTP/1.1 GET request, as a health probe sends it."""
-    return f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: */*\r\n\r\n".encode("ascii")
+def build_get(host: str, port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
+    """A complete HTTP/1.1 GET request, as a health probe (or, with its key, a dashboard) sends it."""
+    fields = {"Host": f"{host}:{port}", "Accept": "*/*", **(headers or {})}
+    head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    return head.encode("ascii")
 
 
 def build_post(host: str, port: int, path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
@@ -209,6 +212,14 @@ class OpenStream:
                 return
             self.received += chunk
 
+    async def next_chunk(self) -> bytes | None:
+        """The body's next chunk as it arrives, for a stream read as it goes; None once the body has ended."""
+        if self.ended:
+            return None
+        chunk = await _read_chunk(self._reader)
+        self.ended = chunk is None
+        return chunk
+
     async def finish(self) -> Response:
         """Read to the end of the body and close the connection."""
         try:
@@ -229,8 +240,9 @@ class OpenStream:
 
 
 def _has_data_event(received: bytearray) -> bool:
+    """Whether a whole event with a ``data:`` field is in: on any of its lines, after an ``event:`` name, say."""
     text = bytes(received).replace(b"\r\n", b"\n")
-    return any(block.lstrip().startswith(b"data:") for block in text.split(b"\n\n")[:-1])
+    return any(line.startswith(b"data:") for block in text.split(b"\n\n")[:-1] for line in block.split(b"\n"))
 
 
 async def open_stream(host: str, port: int, raw: bytes) -> OpenStream:

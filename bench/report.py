@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CrossCheck",
+    "DashboardRun",
+    "Dashboards",
     "Failure",
     "Fidelity",
     "Footprint",
@@ -178,6 +180,47 @@ class LongHistory:
     router_loaded: WrkResult
 
 
+OFF, NONE_OPEN, OPEN = "off", "none open", "open"
+"""The dashboards scenario's cases: no admin key; the admin key with no dashboard open; with dashboards open."""
+
+
+@dataclass
+class DashboardRun:
+    """One wrk run of the dashboards scenario."""
+
+    case: str
+    """``OFF``, ``NONE_OPEN`` or ``OPEN``."""
+    wrk: WrkResult
+    updates_per_s: float | None = None
+    """Updates (``overview`` events) each open dashboard received a second during the run: one over the mean
+    time between two."""
+    kib_per_s: float | None = None
+    """KiB each open dashboard received a second during the run."""
+
+
+@dataclass
+class Dashboards:
+    """The dashboards scenario: chat requests with no dashboard open, with some open, and with the dashboard off."""
+
+    system: str
+    dashboards: int
+    update_interval_s: float = 1.0
+    per_worker: list[int] = field(default_factory=list)
+    """Open dashboards on each worker serving any, most first."""
+    on_single_worker: int | None = None
+    """Open dashboards on the worker that served the one-connection run."""
+    longest_update_wait_s: float = 0.0
+    """The longest any open dashboard waited between two updates during the runs."""
+    runs: list[DashboardRun] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def find(self, case: str, connections: int) -> DashboardRun | None:
+        return next((r for r in self.runs if (r.case, r.wrk.connections) == (case, connections)), None)
+
+    def connection_counts(self) -> list[int]:
+        return sorted({r.wrk.connections for r in self.runs})
+
+
 @dataclass
 class Report:
     started_utc: str
@@ -193,6 +236,7 @@ class Report:
     tool_rounds: list[ToolRound] = field(default_factory=list)
     slow_streams: list[SlowStreams] = field(default_factory=list)
     long_histories: list[LongHistory] = field(default_factory=list)
+    dashboards: list[Dashboards] = field(default_factory=list)
     total_s: float = 0.0
     interrupted: str = ""
 
@@ -306,7 +350,7 @@ def header_lines(report: Report) -> list[str]:
         f' ["{s["alias_target"]}"]` in its config file and its default request log on (INFO, one line per'
         f" request, to its log file)" + "".join(f"; {other}" for other in others) + "."
     )
-    if report.tool_rounds or report.slow_streams or report.long_histories:
+    if report.tool_rounds or report.slow_streams or report.long_histories or report.dashboards:
         method.append(
             f"Scenarios through {s['scenario_system']}: wrk {s['scenario_duration_s']} s per figure after a"
             f" {s['scenario_warmup_s']} s warm-up."
@@ -388,7 +432,39 @@ def scenario_summary(report: Report) -> list[str]:
             f" {_signed_ms(h.router.p50_ms - h.direct.p50_ms)} ms at p50{small};"
             f" {h.router_loaded.rps:,.0f} req/s at {h.router_loaded.connections} connections."
         )
+    for d in report.dashboards:
+        lines.append(f"- **{d.dashboards} open dashboards** ({d.system}): {_dashboard_effect(d)}")
     return lines
+
+
+def _relative(value: float, base: float) -> str:
+    return f"{(value / base - 1) * 100:+.1f}%" if base else NOT_APPLICABLE
+
+
+def _dashboard_effect(d: Dashboards) -> str:
+    """What the open dashboards, and then the admin key itself, change against the admin key with none open."""
+    counts = d.connection_counts()
+    low, high = counts[0], counts[-1]
+    at = f"{low} connection" + ("s" if low > 1 else "")
+    effects = {}
+    for case in (OPEN, OFF):
+        at_low, base_low = d.find(case, low), d.find(NONE_OPEN, low)
+        at_high, base_high = d.find(case, high), d.find(NONE_OPEN, high)
+        if at_low is None or base_low is None or at_high is None or base_high is None:
+            continue
+        effects[case] = (
+            f"p50 {_signed_ms(at_low.wrk.p50_ms - base_low.wrk.p50_ms)} ms, p99"
+            f" {_signed_ms(at_low.wrk.p99_ms - base_low.wrk.p99_ms)} ms at {at}, req/s"
+            f" {_relative(at_high.wrk.rps, base_high.wrk.rps)} at {high}"
+        )
+    text = f"{effects.get(OPEN, 'not measured')}, against none open (with the admin key)"
+    rates = [r.updates_per_s for r in d.runs if r.case == OPEN and r.updates_per_s is not None]
+    if rates:
+        low_rate, high_rate = f"{min(rates):.2f}", f"{max(rates):.2f}"
+        text += f"; each got {low_rate}" + (f" to {high_rate}" if high_rate != low_rate else "") + " updates a second"
+    if OFF in effects:
+        text += f". Without an admin key: {effects[OFF]}"
+    return text + "."
 
 
 def throughput_table(report: Report) -> list[str]:
@@ -599,6 +675,68 @@ def history_lines(report: Report) -> list[str]:
     return _table(HISTORY_COLUMNS, rows)
 
 
+DASHBOARD_COLUMNS = [
+    "System",
+    "Dashboard",
+    "Conns",
+    "Req/s",
+    "p50 ms",
+    "p99 ms",
+    "p50 vs none open ms",
+    "p99 vs none open ms",
+    "Req/s vs none open",
+    "Per open dashboard per s",
+    "Errors (non-2xx / socket)",
+]
+
+
+def dashboard_lines(report: Report) -> list[str]:
+    rows = []
+    notes = []
+    labels = {OFF: "off (no admin key)", NONE_OPEN: "on, none open"}
+    for d in report.dashboards:
+        for connections in d.connection_counts():
+            base = d.find(NONE_OPEN, connections)
+            for case in (NONE_OPEN, OPEN, OFF):
+                run = d.find(case, connections)
+                if run is None:
+                    continue
+                w = run.wrk
+                versus = [NOT_APPLICABLE] * 3
+                if base is not None and case != NONE_OPEN:
+                    versus = [
+                        _signed_ms(w.p50_ms - base.wrk.p50_ms),
+                        _signed_ms(w.p99_ms - base.wrk.p99_ms),
+                        _relative(w.rps, base.wrk.rps),
+                    ]
+                received = NOT_APPLICABLE
+                if run.updates_per_s is not None and run.kib_per_s is not None:
+                    received = f"{run.updates_per_s:.2f} updates, {run.kib_per_s:,.1f} KiB"
+                rows.append(
+                    [
+                        d.system,
+                        labels.get(case, f"on, {d.dashboards} open"),
+                        str(connections),
+                        f"{w.rps:,.0f}",
+                        _ms(w.p50_ms),
+                        _ms(w.p99_ms),
+                        *versus,
+                        received,
+                        f"{w.non_2xx} / {w.socket_errors}",
+                    ]
+                )
+        if len(d.per_worker) == 1:
+            where = f"All {d.dashboards} dashboards were on one worker"
+        else:
+            where = f"The dashboards were spread over the workers as {' + '.join(map(str, d.per_worker))}"
+            if d.on_single_worker is not None:
+                where += f"; the worker serving the one-connection run held {d.on_single_worker} of them"
+        wait = f"the longest wait between two updates was {d.longest_update_wait_s:.2f} s"
+        notes.append(f"- {d.system}: {_dashboard_effect(d)} {where}; {wait}.")
+        notes += [f"- {d.system}: {problem}" for problem in d.problems]
+    return [*_table(DASHBOARD_COLUMNS, rows), "", *notes]
+
+
 def scenario_lines(report: Report) -> list[str]:
     lines = ["## Scenarios", ""]
     if report.tool_rounds:
@@ -631,6 +769,19 @@ def scenario_lines(report: Report) -> list[str]:
             "A conversation of about 200 KB (searches, documents read, answers, some non-ASCII text) with four"
             " tools, at one connection against the direct upstream with the same request; the small-request"
             " column is the main table's figure for the ~1.3 KB request, when this run measured it.",
+            "",
+        ]
+    if report.dashboards:
+        lines += ["### Open dashboards", "", *dashboard_lines(report), ""]
+        interval = report.dashboards[0].update_interval_s
+        lines += [
+            "The main non-stream request, through a router with an admin key (`LLM_ROUTER_ADMIN_KEY`), which turns"
+            " the dashboard on: every request is recorded for it. First with no dashboard open; then with"
+            " dashboards open, each one `GET /admin/stream` read throughout, to which each worker sends the same"
+            f" update every `[dashboard] update_interval` ({interval:g} s): the requests recorded since the last"
+            " and an `overview` event, counted as updates. Then through a router started without an admin key"
+            " (the dashboard off: `/admin/stream` answers 403, no request is recorded). Every difference is from"
+            " the admin key with no dashboard open.",
             "",
         ]
     return lines
@@ -694,7 +845,7 @@ def render(report: Report) -> str:
             "RSS is summed over the server's processes (master and workers); PSS shares pages between them.",
             "",
         ]
-    if report.tool_rounds or report.slow_streams or report.long_histories:
+    if report.tool_rounds or report.slow_streams or report.long_histories or report.dashboards:
         lines += scenario_lines(report)
     if report.soaks:
         lines += ["## Memory soak", "", *soak_table(report), ""]

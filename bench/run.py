@@ -253,6 +253,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--scenario-warmup", type=int, default=1, help="seconds of warm-up per scenario (0: none)")
     add("--streams", type=int, default=100, help="streams held open at once in the slow-streams scenario")
     add("--stream-hold", type=float, default=5.0, help="seconds the upstream holds each slow stream open")
+    add("--dashboards", type=int, default=10, help="dashboards held open in the dashboards scenario")
     add("--soak", type=int, default=0, metavar="N", help="also send exactly N requests per mode, for memory")
     add("--soak-system", choices=ALL_SYSTEMS, default="llm-router-1w", help="the system the soak goes through")
     add("--soak-connections", type=int, default=16, help="keep-alive connections for the soak")
@@ -297,8 +298,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--duration, --scenario-duration, --threads, --soak-connections and --max-time must be positive")
     if args.warmup < 0 or args.scenario_warmup < 0 or args.soak < 0 or args.crosscheck < 0:
         parser.error("--warmup, --scenario-warmup, --soak and --crosscheck cannot be negative")
-    if args.streams < 1 or args.stream_hold <= 0:
-        parser.error("--streams and --stream-hold must be positive")
+    if args.streams < 1 or args.stream_hold <= 0 or args.dashboards < 1:
+        parser.error("--streams, --stream-hold and --dashboards must be positive")
     return args
 
 
@@ -320,6 +321,9 @@ def estimate_seconds(args: argparse.Namespace) -> float:
         total += len(args.modes) * (router_start + args.scenario_warmup + 3 * scenario_run)
     if "slow-streams" in args.scenarios:
         total += router_start + 2 * args.stream_hold + 2
+    if "dashboards" in args.scenarios:
+        # Two routers (with and without the admin key), six figures, and the dashboards' first updates.
+        total += 2 * (router_start + args.scenario_warmup) + 6 * scenario_run + 3
     return total
 
 
@@ -405,6 +409,7 @@ def main(argv: list[str]) -> int:
             "scenario_warmup_s": args.scenario_warmup,
             "streams": args.streams,
             "stream_hold_s": args.stream_hold,
+            "dashboards": args.dashboards,
             "request_bytes": {m: len(payloads.request_bytes(stream=m == "stream")) for m in MODES},
             "upstream_bytes": {
                 "non-stream": len(payloads.canned_completion()),

@@ -1,15 +1,18 @@
-"""The scenarios: one agent tool round, many concurrent slow streams, and a request with a 200 KB history.
+"""The scenarios: one agent tool round, many concurrent slow streams, a request with a 200 KB history, and
+chat requests while web dashboards are open.
 
 Each runs through one router system (``--scenario-system``), started for the scenario with the config it
 needs, and checks the scenario's answer once before measuring it, as the main measurements do. wrk runs
 are short (``--scenario-duration``): the figures are p50 at the lowest connection count and req/s at the
-highest. Results go into the report's ``tool_rounds``, ``slow_streams`` and ``long_histories``.
+highest. Results go into the report's ``tool_rounds``, ``slow_streams``, ``long_histories`` and
+``dashboards``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from typing import TYPE_CHECKING, NoReturn
 
@@ -18,9 +21,10 @@ import nginx
 import payloads
 import report as rp
 import scenario_payloads as sp
+from dashboards import DashboardsFailedError, OpenDashboards
 from procs import ServerFailedError, established_to, memory_of
 from setup_env import log
-from systems import BEARER_TOKEN, HOST, Mode
+from systems import ADMIN_KEY, BEARER_TOKEN, HOST, Mode
 from wrkrun import WrkError, run_wrk
 
 if TYPE_CHECKING:
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
+    from dashboards import Reading
     from procs import Memory
     from systems import Launcher, Target
     from wrkrun import WrkResult
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCENARIOS", "ScenarioRunner"]
 
-SCENARIOS = ("tool-round", "slow-streams", "long-history")
+SCENARIOS = ("tool-round", "slow-streams", "long-history", "dashboards")
 
 _WARM_STREAMS = 4
 """Streams opened (and checked) before memory is read at idle: enough to load every code path once, too few
@@ -49,6 +54,10 @@ _PROBE_MARGIN_S = 0.5
 """Probing stops this long before the upstream could end the first stream, so every probe finds all open."""
 _CALLS_SETTLE_S = 2.0
 """How long to wait for the upstream's count of calls to stop moving after a wrk run (requests in flight)."""
+_DASHBOARDS_OPEN_S = 15.0
+"""How long the dashboards may take to open, each with its first events."""
+_DASHBOARD_UPDATE_S = 10.0
+"""How long past its update interval a dashboard may wait for its next update, under load on a busy machine."""
 
 
 class ScenarioFailedError(Exception):
@@ -75,6 +84,7 @@ class ScenarioRunner:
             "tool-round": self.tool_round,
             "slow-streams": self.slow_streams,
             "long-history": self.long_histories,
+            "dashboards": self.dashboards,
         }
         with contextlib.suppress(ScenarioFailedError):  # recorded in the report's failures
             runs[scenario]()
@@ -86,9 +96,11 @@ class ScenarioRunner:
         self.result.failures.append(rp.Failure(self.system, scenario, stage, problems, request, response))
         raise ScenarioFailedError(problems[0] if problems else stage)
 
-    def _start(self, scenario: str, prefix: str, label: str, *, agent: bool = False) -> Target:
+    def _start(
+        self, scenario: str, prefix: str, label: str, *, agent: bool = False, admin_key: str | None = None
+    ) -> Target:
         try:
-            return self.launcher.start_router(self.system, prefix, label, agent=agent)
+            return self.launcher.start_router(self.system, prefix, label, agent=agent, admin_key=admin_key)
         except ServerFailedError as exc:
             self._fail(scenario, "start", [str(exc)])
 
@@ -229,6 +241,115 @@ class ScenarioRunner:
             self.launcher.stop(target)
         self.result.long_histories.append(rp.LongHistory(self.system, mode.name, len(body), direct_w, router_w, loaded))
 
+    # -- open dashboards -----------------------------------------------------------------
+
+    def dashboards(self) -> None:
+        """The main non-stream request with the admin key set: with no dashboard open, then with
+        ``--dashboards`` open and read throughout; then through a router without an admin key."""
+        scenario = "dashboards"
+        body = payloads.request_bytes(stream=False)
+        body_file = self._body("dashboards", body)
+        counts = sorted({self.low, self.high})
+        result = rp.Dashboards(self.system, self.args.dashboards)
+        target = self._start(scenario, nginx.JSON_PREFIX, "dashboards", admin_key=ADMIN_KEY)
+        try:
+            self._check(scenario, "before load", target, body, payloads.validate_completion)
+            self._warm(scenario, target, body_file)
+            for connections in counts:
+                w = self._measure(scenario, "admin key, none open", target, body_file, connections)
+                result.runs.append(rp.DashboardRun(rp.NONE_OPEN, w))
+            self._with_dashboards_open(scenario, target, body_file, counts, result)
+            self._check(scenario, "after load", target, body, payloads.validate_completion)
+        finally:
+            self.launcher.stop(target)
+        self.result.dashboards.append(result)
+        if result.problems:
+            self._fail(scenario, "dashboards", result.problems)
+        self._without_dashboard(scenario, result, body, body_file, counts)
+
+    def _with_dashboards_open(
+        self, scenario: str, target: Target, body_file: Path, counts: list[int], result: rp.Dashboards
+    ) -> None:
+        """The runs with the dashboards open; each must stay open and get its updates from first to last."""
+        viewers = OpenDashboards(HOST, target.port, ADMIN_KEY, self.args.dashboards)
+        try:
+            try:
+                viewers.open(_DASHBOARDS_OPEN_S)
+                result.update_interval_s = viewers.dashboards[0].update_interval
+                # The first update after the opening events: the worker's update loop is running.
+                viewers.wait_for_updates(result.update_interval_s + _DASHBOARD_UPDATE_S)
+            except DashboardsFailedError as exc:
+                self._fail(scenario, "dashboards open", [str(exc)])
+            result.per_worker = sorted(viewers.per_instance().values(), reverse=True)
+            first, began = viewers.reading(), time.perf_counter()
+            windows: list[tuple[WrkResult, float, float]] = []
+            for connections in counts:
+                start = time.perf_counter()
+                w = self._measure(scenario, f"admin key, {self.args.dashboards} open", target, body_file, connections)
+                windows.append((w, start, time.perf_counter()))
+                if connections == 1:
+                    result.on_single_worker = viewers.per_instance()[self._latest_instance(scenario, target)]
+            last, span = viewers.reading(), time.perf_counter() - began
+            try:
+                # Still open and updated after the load; and so every update of the last run is in.
+                viewers.wait_for_updates(result.update_interval_s + _DASHBOARD_UPDATE_S)
+            except DashboardsFailedError as exc:
+                result.problems.append(f"after the load: {exc}")
+        finally:
+            viewers.close()
+        result.problems += _missed_updates(first, last, span, result.update_interval_s)
+        for w, start, end in windows:
+            updates = viewers.updates(start, end)
+            if updates is None:
+                result.runs.append(rp.DashboardRun(rp.OPEN, w))
+                continue
+            result.runs.append(rp.DashboardRun(rp.OPEN, w, updates.per_s, updates.kib_per_s))
+            result.longest_update_wait_s = max(result.longest_update_wait_s, updates.longest_s)
+        counted = [b - a for a, b in zip(first.overviews, last.overviews, strict=True)]
+        log(
+            f"   dashboards per worker: {', '.join(map(str, result.per_worker))}; updates per dashboard"
+            f" {min(counted)} to {max(counted)} in {span:.1f} s, at most {result.longest_update_wait_s:.2f} s apart"
+        )
+
+    def _without_dashboard(
+        self, scenario: str, result: rp.Dashboards, body: bytes, body_file: Path, counts: list[int]
+    ) -> None:
+        """The same requests through a router started without an admin key: no dashboard, no records kept."""
+        target = self._start(scenario, nginx.JSON_PREFIX, "no-admin-key")
+        try:
+            self._check(scenario, "no admin key", target, body, payloads.validate_completion)
+            self._check_dashboard_off(scenario, target)
+            self._warm(scenario, target, body_file)
+            for connections in counts:
+                w = self._measure(scenario, "no admin key", target, body_file, connections)
+                result.runs.append(rp.DashboardRun(rp.OFF, w))
+        finally:
+            self.launcher.stop(target)
+
+    def _admin_get(self, scenario: str, target: Target, path: str) -> httpclient.Response:
+        raw = httpclient.build_get(HOST, target.port, path, {"Authorization": f"Bearer {ADMIN_KEY}"})
+        try:
+            return asyncio.run(httpclient.fetch(HOST, target.port, raw, request_timeout=10))
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, httpclient.ProtocolError) as exc:
+            self._fail(scenario, f"GET {path}", [f"{exc.__class__.__name__}: {exc}"], httpclient.describe_request(raw))
+
+    def _latest_instance(self, scenario: str, target: Target) -> str:
+        """The worker that served the latest chat request, as the router's recent requests record it."""
+        response = self._admin_get(scenario, target, "/admin/requests?limit=1")
+        try:
+            return str(json.loads(response.body)["data"][0]["instance"])
+        except (ValueError, LookupError, TypeError):
+            self._fail(
+                scenario, "recent requests", ["no recent request listed"], "", httpclient.describe_response(response)
+            )
+
+    def _check_dashboard_off(self, scenario: str, target: Target) -> None:
+        """Without an admin key the dashboard's stream must answer 403: the dashboard is really off."""
+        response = self._admin_get(scenario, target, "/admin/stream")
+        if response.status != 403:
+            problem = f"GET /admin/stream answered {response.status} without an admin key, not 403"
+            self._fail(scenario, "no admin key", [problem], "", httpclient.describe_response(response))
+
     # -- concurrent slow streams ----------------------------------------------------------
 
     def slow_streams(self) -> None:
@@ -307,6 +428,19 @@ class ScenarioRunner:
 
 _STREAMS_TIMEOUT_S = 60.0
 """How long after the hold the streams may take to end before the scenario gives up."""
+
+
+def _missed_updates(first: Reading, last: Reading, seconds: float, interval: float) -> list[str]:
+    """Dashboards that got fewer than half the updates ``seconds`` should bring, or no request records."""
+    wanted = max(1, int(seconds / interval / 2))
+    problems = []
+    for number, (a, b) in enumerate(zip(first.overviews, last.overviews, strict=True), 1):
+        if b - a < wanted:
+            problems.append(f"dashboard {number} got {b - a} updates in {seconds:.1f} s, expected at least {wanted}")
+    for number, (a, b) in enumerate(zip(first.requests_events, last.requests_events, strict=True), 1):
+        if b == a:
+            problems.append(f"dashboard {number} got no request records in {seconds:.1f} s of load")
+    return problems
 
 
 def _settled_calls(workdir: Path) -> dict[str, int]:

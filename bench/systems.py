@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "ADMIN_KEY",
     "ALL_SYSTEMS",
     "BEARER_TOKEN",
     "HOST",
@@ -38,6 +39,8 @@ __all__ = [
 HOST = "127.0.0.1"
 BEARER_TOKEN = "sk-bench-0123456789abcdef0123456789abcdef"
 """Sent to every system; LiteLLM refuses to start without a master key, and this is it."""
+ADMIN_KEY = "sk-bench-admin-fedcba9876543210fedcba9876543210"
+"""The router's admin key (`LLM_ROUTER_ADMIN_KEY`) when a scenario turns its dashboard on."""
 
 ALL_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w", "llm-router-2w", "litellm")
 QUICK_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w")
@@ -162,10 +165,13 @@ class Launcher:
         log_path = self.workdir / f"{name}.log"
         return self._track(ManagedProcess(name, argv, log_path, env=env, cwd=self.workdir))
 
-    def start_router(self, system: str, upstream_prefix: str, label: str, *, agent: bool = False) -> Target:
+    def start_router(
+        self, system: str, upstream_prefix: str, label: str, *, agent: bool = False, admin_key: str | None = None
+    ) -> Target:
         """Start ``system`` (an llm-router) with its OpenRouter base URL at ``upstream_prefix``.
 
-        ``label`` names its config and log; ``agent`` adds the agent scenario's toolset and agent.
+        ``label`` names its config and log; ``agent`` adds the agent scenario's toolset and agent;
+        ``admin_key`` turns the admin endpoints and the dashboard on.
         """
         assert self.router_exe is not None
         assert self._upstream is not None, "start_upstream() first"
@@ -174,6 +180,8 @@ class Launcher:
         config = routerconfig.write_router_config(self.workdir / f"{name}.toml", self.workdir, tool_url)
         base_url = f"http://{HOST}:{self.upstream_port}{upstream_prefix}"
         env = _clean_env({"OPENROUTER_API_KEY": "sk-or-bench-dummy", "OPENROUTER_BASE_URL": base_url})
+        if admin_key is not None:
+            env["LLM_ROUTER_ADMIN_KEY"] = admin_key
         port = free_port()
         workers = system.removeprefix("llm-router-").rstrip("w")
         argv = [str(self.router_exe), "serve", "--host", HOST, "--port", str(port), "--workers", workers]
