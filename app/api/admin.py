@@ -5,7 +5,7 @@ They sit behind the admin key (`app.access.admin.AdminGuard`, applied where the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -14,9 +14,6 @@ from app.api.inject import Injected
 from app.routing import HealthBoard
 from app.telemetry.recent import RequestFeed
 from providers.request import decode_json
-
-if TYPE_CHECKING:
-    from app.routing import TargetStatus
 
 __all__ = ["reset_targets", "target_health"]
 
@@ -33,7 +30,7 @@ _reset_decoder = msgspec.json.Decoder(_Reset)
 @get("/targets")
 async def target_health(board: Injected[HealthBoard]) -> Response[bytes]:
     snapshot = await board.snapshot()
-    return _json({"object": "list", "data": [_describe(status) for status in snapshot]})
+    return _json({"object": "list", "data": [status.as_json() for status in snapshot]})
 
 
 @post("/targets/reset", status_code=200)
@@ -47,20 +44,6 @@ async def reset_targets(
     await board.reset(reset.target)
     await feed.forget_target(reset.target)
     return _json({"reset": reset.target or "all"})
-
-
-def _describe(status: TargetStatus) -> dict[str, Any]:
-    return {
-        "target": status.target,
-        "state": str(status.state),
-        "in_flight": status.in_flight,
-        "latency_ms": round(status.latency * 1000, 1) if status.latency is not None else None,
-        "success_rate": round(status.success_rate, 3),
-        "consecutive_failures": status.consecutive_failures,
-        "available_in_s": round(status.available_in, 1),
-        "attempts": status.attempts,
-        "failures": status.failures,
-    }
 
 
 def _json(payload: Any) -> Response[bytes]:

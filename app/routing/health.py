@@ -20,7 +20,7 @@ import enum
 import itertools
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -57,6 +57,20 @@ class TargetStatus:
     available_in: float  # seconds until the target may be tried again (0 when it may be now)
     attempts: int
     failures: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The target as `/admin/targets` and the dashboard show it (milliseconds and seconds, rounded)."""
+        return {
+            "target": self.target,
+            "state": str(self.state),
+            "in_flight": self.in_flight,
+            "latency_ms": round(self.latency * 1000, 1) if self.latency is not None else None,
+            "success_rate": round(self.success_rate, 3),
+            "consecutive_failures": self.consecutive_failures,
+            "available_in_s": round(self.available_in, 1),
+            "attempts": self.attempts,
+            "failures": self.failures,
+        }
 
 
 class HealthBoard(Protocol):

@@ -65,18 +65,8 @@ async def overview(feed: RequestFeed, board: HealthBoard, shared: SharedState) -
 
 
 def target_row(status: TargetStatus, error: TargetError | None) -> dict[str, Any]:
-    return {
-        "target": status.target,
-        "state": str(status.state),
-        "in_flight": status.in_flight,
-        "latency_ms": round(status.latency * 1000, 1) if status.latency is not None else None,
-        "success_rate": round(status.success_rate, 3),
-        "consecutive_failures": status.consecutive_failures,
-        "available_in_s": round(status.available_in, 1),
-        "attempts": status.attempts,
-        "failures": status.failures,
-        "last_error": None if error is None else {"message": error.message, "code": error.code, "at": error.at},
-    }
+    last_error = None if error is None else {"message": error.message, "code": error.code, "at": error.at}
+    return status.as_json() | {"last_error": last_error}
 
 
 def aliases(settings: Settings, planner: Planner, agents: AgentDirectory) -> dict[str, Any]:
