@@ -157,13 +157,13 @@ class UpstreamHTTP:
         Only the waits for the upstream count, not the time the consumer takes with a chunk (a slow client).
         """
         idle = self.stream_idle_timeout
-        task = asyncio.current_task()
-        assert task is not None, "a stream is read by a task"
-        watch = _IdleWatch(idle, task)
+        watch = _IdleWatch(idle)
         try:
             while True:
+                task = asyncio.current_task()  # whichever task reads the stream now
+                assert task is not None, "a stream is read by a task"
                 cancelling = task.cancelling()
-                watch.waiting()
+                watch.waiting(task)
                 try:
                     chunk = await anext(chunks)
                 except StopAsyncIteration:
@@ -290,7 +290,7 @@ def _shown(url: httpx.URL) -> str:
 
 
 class _IdleWatch:
-    """Cancels `task` once it has waited `idle` seconds for the upstream's next chunk.
+    """Cancels the task reading a stream once it has waited `idle` seconds for the upstream's next chunk.
 
     One timer serves the whole stream, re-armed only when it fires: a timer per chunk (`asyncio.timeout`)
     cost more than handling the chunk itself. When it fires, it cancels the task if it has been waiting for
@@ -299,15 +299,16 @@ class _IdleWatch:
 
     __slots__ = ("_handle", "_loop", "_since", "_task", "fired", "idle")
 
-    def __init__(self, idle: float, task: asyncio.Task[object]) -> None:
+    def __init__(self, idle: float) -> None:
         self.idle = idle
         self.fired = False
-        self._task = task
+        self._task: asyncio.Task[object] | None = None
         self._loop = asyncio.get_running_loop()
         self._since: float | None = None  # when the current wait began; None between waits
         self._handle = self._loop.call_at(self._loop.time() + idle, self._check)
 
-    def waiting(self) -> None:
+    def waiting(self, task: asyncio.Task[object]) -> None:
+        self._task = task
         self._since = self._loop.time()
 
     def busy(self) -> None:
@@ -319,7 +320,7 @@ class _IdleWatch:
     def _check(self) -> None:
         now = self._loop.time()
         since = self._since
-        if since is not None and now - since >= self.idle:
+        if since is not None and now - since >= self.idle and self._task is not None:
             self.fired = True
             self._task.cancel()
             return
