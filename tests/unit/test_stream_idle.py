@@ -121,3 +121,20 @@ async def test_a_cancelled_reader_is_cancelled_not_timed_out() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_stream_read_on_by_another_task_times_out_in_that_task() -> None:
+    stream = upstream_http(0.05)._lively(chunks([0, 5]))
+
+    async def read_one() -> bytes:
+        return await anext(stream)
+
+    first = await asyncio.create_task(read_one())  # read once by a task that then ends
+    opener_still_running = asyncio.create_task(asyncio.sleep(0.3))
+
+    with pytest.raises(UpstreamTimeout):
+        await anext(stream)  # this task waits now, and is the one timed out
+
+    assert first == b"data: {}\n\n"
+    assert not opener_still_running.cancelled()
+    opener_still_running.cancel()
