@@ -47,7 +47,9 @@ class Lifecycle:
         self._on_stop.append(callback)
 
     def stop(self) -> None:
+        """The worker is told to stop: it is no longer ready, and the endless streams end."""
         if not self.stopping.is_set():
+            self.draining = True
             self.stopping.set()
             for callback in self._on_stop:
                 callback()
