@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -313,6 +314,44 @@ async def test_an_openapi_document_nested_too_deeply_is_refused_naming_it() -> N
         await tools.close()
         await tools.egress.aclose()
     assert raised.value.param == "openapi"
+
+
+async def test_an_openapi_document_whose_references_branch_is_refused_before_it_expands() -> None:
+    # Each schema refers to the next one twice: 30 levels would inline to 2**30 copies of the last.
+    components = {
+        f"S{level}": {
+            "type": "object",
+            "properties": {
+                "a": {"$ref": f"#/components/schemas/S{level + 1}"},
+                "b": {"$ref": f"#/components/schemas/S{level + 1}"},
+            },
+        }
+        for level in range(30)
+    }
+    components["S30"] = {"type": "string"}
+    operation = {
+        "operationId": "wide",
+        "parameters": [{"name": "q", "in": "query", "schema": {"$ref": "#/components/schemas/S0"}}],
+    }
+    document = {
+        "openapi": "3.0.3",
+        "servers": [{"url": "http://127.0.0.1:9"}],
+        "paths": {"/wide": {"get": operation}},
+        "components": {"schemas": components},
+    }
+    tools = registry()
+    await tools.start()
+    try:
+        started = time.perf_counter()
+        with pytest.raises(InvalidToolDefinition) as raised:
+            await tools.register(msgspec.json.encode({"name": "wide", "kind": "openapi", "openapi": document}))
+        seconds = time.perf_counter() - started
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+    assert raised.value.param == "openapi"
+    assert "max_values" in raised.value.message
+    assert seconds < 2  # refused once past the limit, not after expanding a billion nodes
 
 
 async def test_the_mcp_server_answers_a_body_nested_too_deeply_with_a_parse_error() -> None:

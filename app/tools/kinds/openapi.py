@@ -185,6 +185,7 @@ def _operation_tool(
     shared: list[Any],
     schemas: SchemaCompiler,
 ) -> ToolSpec:
+    limit = schemas.settings.max_values
     properties: dict[str, Any] = {}
     required: list[str] = []
     places: dict[str, str] = {}
@@ -194,7 +195,7 @@ def _operation_tool(
         if isinstance(parameter, dict) and parameter.get("in") in _PLACES and parameter.get("name"):
             parameters[(parameter["in"], parameter["name"])] = parameter  # the operation's own wins
     for (place, pname), parameter in parameters.items():
-        schema = _inlined(parameter.get("schema") or {"type": "string"}, document)
+        schema = _inlined(parameter.get("schema") or {"type": "string"}, document, limit)
         if parameter.get("description") and "description" not in schema:
             schema = {**schema, "description": parameter["description"]}
         properties[pname] = schema
@@ -205,7 +206,7 @@ def _operation_tool(
     body = _resolved(operation.get("requestBody") or {}, document)
     media = (body.get("content") or {}).get("application/json") if isinstance(body, dict) else None
     if isinstance(media, dict):
-        schema = _inlined(media.get("schema") or {}, document)
+        schema = _inlined(media.get("schema") or {}, document, limit)
         nested = schema.get("properties")
         if schema.get("type", "object") == "object" and isinstance(nested, dict) and not set(nested) & set(places):
             body_mode = "flat"
@@ -225,19 +226,19 @@ def _operation_tool(
         name=name,
         description=operation.get("description") or operation.get("summary") or "",
         parameters=parameters_schema,
-        returns=_returns(operation, document),
+        returns=_returns(operation, document, limit),
         version=str(document.get("info", {}).get("version") or "") or None,
         call={"method": method.upper(), "path": path, "places": places, "body": body_mode},
     )
 
 
-def _returns(operation: dict[str, Any], document: dict[str, Any]) -> dict[str, Any] | None:
+def _returns(operation: dict[str, Any], document: dict[str, Any], limit: int) -> dict[str, Any] | None:
     responses = operation.get("responses") or {}
     for status in ("200", "201", "2XX", "default"):
         response = _resolved(responses.get(status) or {}, document)
         media = (response.get("content") or {}).get("application/json") if isinstance(response, dict) else None
         if isinstance(media, dict) and isinstance(media.get("schema"), dict):
-            inlined: dict[str, Any] = _inlined(media["schema"], document)
+            inlined: dict[str, Any] = _inlined(media["schema"], document, limit)
             return inlined
     return None
 
@@ -259,18 +260,40 @@ def _resolved(node: Any, document: dict[str, Any]) -> Any:
     return node
 
 
-def _inlined(schema: Any, document: dict[str, Any], trail: tuple[str, ...] = ()) -> Any:
-    """A copy of `schema` with every local `$ref` replaced by what it points to (a loop becomes `{}`)."""
-    if isinstance(schema, dict):
-        reference = schema.get("$ref")
-        if isinstance(reference, str):
-            if reference in trail or len(trail) >= _MAX_DEPTH:
-                return {}
-            return _inlined(_pointer(document, reference), document, (*trail, reference))
-        return {key: _inlined(value, document, trail) for key, value in schema.items()}
-    if isinstance(schema, list):
-        return [_inlined(value, document, trail) for value in schema]
-    return copy.copy(schema)
+def _inlined(schema: Any, document: dict[str, Any], limit: int) -> Any:
+    """A copy of `schema` with every local `$ref` replaced by what it points to (a loop becomes `{}`).
+
+    References that branch again and again would expand exponentially: past `limit` JSON values (the
+    schema compiler's `max_values`, which would refuse the result anyway) the document is refused.
+    """
+    return _Inliner(document, limit).inline(schema, ())
+
+
+class _Inliner:
+    __slots__ = ("document", "left", "limit")
+
+    def __init__(self, document: dict[str, Any], limit: int) -> None:
+        self.document = document
+        self.limit = self.left = limit
+
+    def inline(self, schema: Any, trail: tuple[str, ...]) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise InvalidToolDefinition(
+                f"A schema in the OpenAPI document expands to more than {self.limit} values once its references "
+                "are followed ([schemas] max_values).",
+                param="openapi",
+            )
+        if isinstance(schema, dict):
+            reference = schema.get("$ref")
+            if isinstance(reference, str):
+                if reference in trail or len(trail) >= _MAX_DEPTH:
+                    return {}
+                return self.inline(_pointer(self.document, reference), (*trail, reference))
+            return {key: self.inline(value, trail) for key, value in schema.items()}
+        if isinstance(schema, list):
+            return [self.inline(value, trail) for value in schema]
+        return copy.copy(schema)
 
 
 def _pointer(document: dict[str, Any], reference: str) -> Any:
