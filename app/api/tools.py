@@ -88,21 +88,25 @@ async def watch_invocations(
         # The opening comment lets a client know the stream is live before the first invocation.
         yield b": watching tool invocations\n\n"
         stopping = asyncio.ensure_future(lifecycle.stopping.wait())
+        arrived: asyncio.Future[Invocation] | None = None
         try:
             async with tools.invocations.subscribe() as subscription:
                 while not stopping.done():  # the worker is told to stop: end, so as not to hold it up
-                    arrived = asyncio.ensure_future(subscription.get())
+                    if arrived is None:
+                        arrived = asyncio.ensure_future(subscription.get())
                     await asyncio.wait((arrived, stopping), timeout=_KEEP_ALIVE, return_when=asyncio.FIRST_COMPLETED)
                     if not arrived.done():
-                        arrived.cancel()
                         if not stopping.done():
                             yield b": keep-alive\n\n"
                         continue
-                    invocation = arrived.result()
+                    invocation, arrived = arrived.result(), None
                     if _visible(invocation, key):
                         yield b"data: " + _encoder.encode(invocation) + b"\n\n"
         finally:
+            # However the stream ends (the client left, the worker stops), nothing is left waiting.
             stopping.cancel()
+            if arrived is not None:
+                arrived.cancel()
 
     return Stream(events(), media_type="text/event-stream", headers=_SSE_HEADERS)
 
