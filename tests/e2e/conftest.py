@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.tools.servers import ToolServer
 from tests.e2e.upstreams import DIALECTS, OpenAIWireDialect, Upstream
 from tests.support.processes import RouterProcess, run_router
+from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def upstream() -> Iterator[Upstream]:
     server = Upstream(DIALECTS)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the module's own, so no module sees another's keys (a module may override it)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     yield server
     server.stop()

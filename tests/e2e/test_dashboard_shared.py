@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from tests.support.processes import free_port, run_router
-from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from tests.support.processes import RouterProcess
+    from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -112,14 +112,6 @@ class StreamReader(threading.Thread):
 
 
 # ------------------------------------------------------------------------------------ through Redis
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("dashboard-redis"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

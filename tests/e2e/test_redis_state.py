@@ -18,10 +18,11 @@ from app.settings import RedisSettings, RoutingSettings
 from app.shared.board import RedisHealthBoard
 from app.shared.limiter import RedisRateLimiter
 from app.shared.link import RedisLink
-from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +30,6 @@ ROUTING = RoutingSettings(failure_threshold=2, cooldown=0.3, rate_limit_cooldown
 REDIS = RedisSettings()
 # Leases that lapse within a test, renewed often enough to show a running attempt keeps its slot.
 SHORT_LEASES = RedisSettings(lease_ttl=0.6, lease_renew_interval=0.1)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

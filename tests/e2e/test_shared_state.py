@@ -13,12 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.access import hash_key
 from tests.support.processes import free_port, run_router
-from tests.support.redis import RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tests.support.processes import RouterProcess
+    from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -49,14 +49,6 @@ sha256 = "{hash_key(OPS_KEY)}"
 sha256 = "{hash_key(LATER_KEY)}"
 requests_per_minute = 2
 """
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("shared-redis"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
