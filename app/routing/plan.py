@@ -103,7 +103,7 @@ class Needs:
                 for message in params.messages
             ),
             # About four bytes of JSON per token; an estimate errs towards "too long" only for images.
-            prompt_tokens=len(bytes(messages)) // 4 if messages is not None else 0,
+            prompt_tokens=len(messages) // 4 if messages is not None else 0,  # the raw JSON's length, not a copy
         )
 
     def describe(self) -> str:
@@ -141,6 +141,8 @@ class Planner:
         self.rng = rng or random.Random()
         routing = settings.routing
         self.default_policy = Policy("priority", routing.max_attempts, routing.timeout, "off")
+        # An alias's targets and policy, made at its first request: the settings do not change while serving.
+        self._aliased: dict[str, tuple[list[RouteTarget], Policy]] = {}
 
     def aliases(self) -> list[str]:
         """The aliases a client can use now (the free alias only when something can serve it)."""
@@ -166,12 +168,10 @@ class Planner:
         free_failed: RouterError | None = None  # why the free alias gave no targets
         for position, name in enumerate(names):
             param = "model" if position == 0 else f"models[{position - 1}]"
-            alias = self.settings.models.get(name)
-            if alias is not None:
-                policy = policy or self._policy(alias)
-                targets += [
-                    replace(self.target(settings.model, param, settings), checked=True) for settings in alias.targets
-                ]
+            aliased = self._aliased.get(name) or self._alias(name, param)
+            if aliased is not None:
+                policy = policy or aliased[1]
+                targets += aliased[0]
             elif self.settings.free.enabled and name == self.settings.free.alias:
                 policy = policy or replace(self.default_policy, tool_call_guard=self.settings.free.tool_call_guard)
                 try:
@@ -189,6 +189,14 @@ class Planner:
             # A fallback list the router follows is not the upstream's to follow again.
             request=request.without("models") if follows_models else request,
         )
+
+    def _alias(self, name: str, param: str) -> tuple[list[RouteTarget], Policy] | None:
+        alias = self.settings.models.get(name)
+        if alias is None:
+            return None
+        targets = [replace(self.target(settings.model, param, settings), checked=True) for settings in alias.targets]
+        self._aliased[name] = aliased = (targets, self._policy(alias))
+        return aliased
 
     def _routable(self, name: str) -> bool:
         prefix, _, model = name.partition("/")

@@ -100,6 +100,29 @@ def test_a_value_with_a_line_break_cannot_forge_a_text_log_line() -> None:
     assert 'path="/v1/a b"' in lines[0]
 
 
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        (200, "200"),
+        (1.5, "1.5"),
+        (True, "True"),
+        ("openrouter/bench/model", "openrouter/bench/model"),
+        ("", '""'),
+        ("a b", '"a b"'),
+        ("k=v", '"k=v"'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("tab\there", '"tab\\there"'),
+        ("bell\x07", "bell\\x07"),
+        ("line\u2028sep", '"line\\u2028sep"'),  # a line separator is white space: quoted, and escaped
+        ("naïve-ümlaut", "naïve-ümlaut"),
+    ],
+)
+def test_a_text_field_is_written_bare_only_when_it_reads_back_the_same(value: object, written: str) -> None:
+    text = formatted(TextFormatter(), None, "request", fields={"field": value, "after": 1})
+
+    assert f" field={written} after=1\n" in text
+
+
 def test_an_exception_message_cannot_forge_a_text_log_line() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
