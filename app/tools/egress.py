@@ -19,6 +19,7 @@ import ipaddress
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -136,10 +137,17 @@ class EgressClient:
         def session() -> aiohttp.ClientSession:
             # Made lazily, inside the running loop, as aiohttp requires.
             guarded = GuardedResolver(allow_private_networks=allow_private_networks, resolver=resolver)
-            return aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=guarded), trust_env=False)
+            return aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=guarded), cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
+            )
 
+        # Neither layer keeps cookies: a cookie one tool server sets is not for a later call, which may be
+        # another client's.
         self._http = httpx.AsyncClient(
-            transport=AiohttpTransport(client=session), follow_redirects=False, trust_env=False
+            transport=AiohttpTransport(client=session),
+            follow_redirects=False,
+            trust_env=False,
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
         )
 
     async def aclose(self) -> None:

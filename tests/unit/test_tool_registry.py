@@ -3,8 +3,10 @@ invoking a tool on a loopback HTTP server, and the MCP server in front of it."""
 
 from __future__ import annotations
 
+import http.server
 import ipaddress
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,6 +190,39 @@ async def test_a_name_resolving_to_a_metadata_address_is_refused_at_connect_time
         assert "169.254.169.254" in raised.value.message
     finally:
         await egress.aclose()
+
+
+async def test_a_cookie_a_tool_server_sets_is_not_sent_with_the_next_call() -> None:
+    cookies: list[str | None] = []
+
+    class SetsCookies(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            cookies.append(self.headers.get("cookie"))
+            self.send_response(200)
+            self.send_header("set-cookie", "session=abc; Path=/")
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SetsCookies)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    egress = EgressClient(allow_private_networks=True)
+    # `localhost`, not an address: aiohttp's cookie jar takes no cookies from an IP address.
+    url = f"http://localhost:{server.server_address[1]}/weather"
+    try:
+        for _ in range(2):
+            answer = await egress.request("GET", url, time_limit=5, max_bytes=1024)
+            assert answer.status == 200
+    finally:
+        await egress.aclose()
+        server.shutdown()
+        server.server_close()
+
+    assert cookies == [None, None]
 
 
 # ----------------------------------------------------------------------------------------------------- results

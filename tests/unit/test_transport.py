@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from httpx_aiohttp import AiohttpTransport
 from litestar.testing import AsyncTestClient
+
+from app.server import upstream_transport
+from app.settings import Settings
 
 from .support import (
     DEEPSEEK_BASE,
@@ -282,7 +284,9 @@ async def test_a_stream_echoing_the_key_is_redacted(
 
 
 @contextlib.contextmanager
-def loopback_server(on_request: Callable[[socket.socket], None]) -> Iterator[int]:
+def loopback_server(
+    on_request: Callable[[socket.socket], None], on_bytes: Callable[[bytes], None] | None = None
+) -> Iterator[int]:
     """A TCP server on 127.0.0.1 calling `on_request` once a request arrives, never answering; yields its port.
 
     It runs in a thread of its own: the test client runs the app on an event loop in another thread, and
@@ -295,7 +299,9 @@ def loopback_server(on_request: Callable[[socket.socket], None]) -> Iterator[int
         with contextlib.suppress(OSError):  # the listener was closed: the test is over
             while True:
                 connection, _ = listener.accept()
-                connection.recv(65536)
+                received = connection.recv(65536)
+                if on_bytes is not None:
+                    on_bytes(received)
                 held.append(connection)
                 on_request(connection)
 
@@ -304,6 +310,8 @@ def loopback_server(on_request: Callable[[socket.socket], None]) -> Iterator[int
     try:
         yield listener.getsockname()[1]
     finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the thread's accept(), which close() alone does not
         listener.close()
         for connection in held:
             connection.close()
@@ -323,13 +331,38 @@ def reset(connection: socket.socket) -> None:
 @contextlib.asynccontextmanager
 async def real_transport_client(base_url: str, **settings: Any) -> AsyncIterator[Client]:
     """The app sending to `base_url` for OpenRouter through the transport the server itself uses."""
-    transport = AiohttpTransport()
+    transport = upstream_transport(Settings())
     table = {"api_key": KEY, "base_url": base_url, **settings}
     try:
         async with AsyncTestClient(build_app(transport, providers={"openrouter": table})) as client:
             yield client
     finally:
         await transport.aclose()
+
+
+async def test_a_cookie_an_upstream_sets_is_not_sent_with_the_next_request() -> None:
+    cookies: list[str | None] = []
+    answer = completion()
+
+    def answer_with_a_cookie(connection: socket.socket) -> None:
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nset-cookie: __cf_bm=abc; Path=/\r\n"
+            + b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(answer), answer)
+        )
+        connection.close()
+
+    def record(request: bytes) -> None:
+        head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        found = [line.split(":", 1)[1].strip() for line in head if line.lower().startswith("cookie:")]
+        cookies.append(found[0] if found else None)
+
+    # `localhost`, not an address: aiohttp's cookie jar takes no cookies from an IP address.
+    with loopback_server(answer_with_a_cookie, on_bytes=record) as port:
+        async with real_transport_client(f"http://localhost:{port}/api/v1") as client:
+            first, second = await ask(client), await ask(client)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert cookies == [None, None]
 
 
 @pytest.mark.parametrize("drop", [hang_up, reset], ids=["closed", "reset"])
