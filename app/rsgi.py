@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _DISCONNECT: ReceiveMessage = {"type": "http.disconnect"}
+_HTTP_VERSIONS = {"1": "1.0"}  # RSGI's names that are not ASGI's
 
 
 class LifespanFailed(RuntimeError):
@@ -115,13 +116,13 @@ class _Exchange:
         self.scope: HTTPScope = {  # type: ignore[typeddict-item]  # the keys a server sets (no app, no state)
             "type": "http",
             "asgi": _ASGI,
-            "http_version": rsgi.http_version,
+            "http_version": _HTTP_VERSIONS.get(rsgi.http_version, rsgi.http_version),
             "method": rsgi.method,
             "scheme": rsgi.scheme,
             "path": path,
             "raw_path": path.encode("utf-8"),
             "root_path": "",
-            "query_string": rsgi.query_string.encode("latin-1"),
+            "query_string": rsgi.query_string.encode("utf-8"),  # granian decodes the raw query as UTF-8
             "headers": headers,
             "client": _address(rsgi.client),
             "server": _address(rsgi.server),

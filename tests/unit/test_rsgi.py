@@ -140,6 +140,23 @@ async def test_a_whole_answer_goes_out_in_one_call_with_the_request_in_asgi_form
     assert asgi["server"] == ("127.0.0.1", 8000)
 
 
+async def test_a_query_string_with_raw_utf_8_reaches_the_app_as_the_client_sent_it() -> None:
+    app = Recorder(START, {"type": "http.response.body", "body": b""}, reads=0)
+
+    await RSGIServer(app).__rsgi__(FakeScope(query_string="q=café €"), FakeProtocol())  # type: ignore[arg-type]
+
+    assert cast("HTTPScope", app.scope)["query_string"] == "q=café €".encode()
+
+
+@pytest.mark.parametrize(("rsgi", "asgi"), [("1", "1.0"), ("1.1", "1.1"), ("2", "2")])
+async def test_the_http_version_is_named_as_asgi_names_it(rsgi: str, asgi: str) -> None:
+    app = Recorder(START, {"type": "http.response.body", "body": b""}, reads=0)
+
+    await RSGIServer(app).__rsgi__(FakeScope(http_version=rsgi), FakeProtocol())  # type: ignore[arg-type]
+
+    assert cast("HTTPScope", app.scope)["http_version"] == asgi
+
+
 async def test_a_body_of_unknown_length_arrives_chunk_by_chunk() -> None:
     app = Recorder(START, {"type": "http.response.body", "body": b""}, reads=3)
     protocol = FakeProtocol(chunks=[b"ab", b"cd"])
