@@ -289,10 +289,26 @@ def test_a_failed_startup_stops_the_worker() -> None:
     def broken() -> None:
         raise RuntimeError("no database")
 
-    server = RSGIServer(Litestar([], on_startup=[broken]))
+    server = RSGIServer(Litestar([], on_startup=[broken], logging_config=None))
     loop = asyncio.new_event_loop()
     try:
         with pytest.raises(SystemExit):
             server.__rsgi_init__(loop)
     finally:
         loop.close()
+
+
+def test_a_failed_shutdown_is_logged_and_the_worker_still_stops(caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise RuntimeError("the database went first")
+
+    server = RSGIServer(Litestar([], on_shutdown=[broken], logging_config=None))
+    loop = asyncio.new_event_loop()
+    try:
+        server.__rsgi_init__(loop)
+        server.__rsgi_del__(loop)
+    finally:
+        loop.close()
+
+    assert "the application's shutdown failed" in caplog.text
+    assert "the database went first" in caplog.text
