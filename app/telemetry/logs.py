@@ -32,7 +32,7 @@ import msgspec
 from app.context import active
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from app.settings import LogFormat, Settings
     from providers.base import Provider
@@ -164,13 +164,29 @@ def configured_secrets(settings: Settings, providers: Mapping[str, Provider]) ->
     return [secret for secret in found if secret]
 
 
+class _Seconds:
+    """A time's part up to the second, as `written` writes it, once a second rather than once per record."""
+
+    __slots__ = ("_second", "_text", "_written")
+
+    def __init__(self, written: Callable[[int], str]) -> None:
+        self._written = written
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, second: int) -> str:
+        if second != self._second:
+            self._second = second
+            self._text = self._written(second)
+        return self._text
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, then the record's structured fields."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._second = -1
-        self._prefix = ""
+        self._seconds = _Seconds(lambda second: datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -194,10 +210,7 @@ class JsonFormatter(logging.Formatter):
     def _time(self, created: float) -> str:
         """ISO 8601 in UTC, to the millisecond; the part up to the second is formatted once a second."""
         second = int(created)
-        if second != self._second:
-            self._second = second
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+        return f"{self._seconds(second)}.{int((created - second) * 1000):03d}Z"
 
 
 class TextFormatter(logging.Formatter):
@@ -205,8 +218,7 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self._second = -1
-        self._prefix = ""
+        self._seconds = _Seconds(lambda second: time.strftime(self.default_time_format, self.converter(second)))
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = printable(record.getMessage())
@@ -226,11 +238,7 @@ class TextFormatter(logging.Formatter):
 
     def _time(self, record: logging.LogRecord) -> str:
         """`formatTime`'s local time, with the part up to the second formatted once a second."""
-        second = int(record.created)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime(self.default_time_format, self.converter(second))
-        return f"{self._prefix},{int(record.msecs):03d}"  # as `default_msec_format` writes it
+        return f"{self._seconds(int(record.created))},{int(record.msecs):03d}"  # as `default_msec_format` writes it
 
 
 def _field_value(value: Any) -> str:
