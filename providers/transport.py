@@ -29,7 +29,6 @@ import email.utils
 import time
 from typing import TYPE_CHECKING
 
-import aiohttp
 import httpx
 
 from providers.errors import (
@@ -51,10 +50,6 @@ __all__ = ["UpstreamHTTP", "retry_after"]
 # A server that keeps a stream open after its last event gets this long before its connection is dropped.
 _DRAIN_SECONDS = 1.0
 _REDACTED = b"[redacted]"
-# Causes that make an httpx timeout no timeout at all: aiohttp's transport maps every aiohttp connection
-# error to `httpx.ConnectTimeout`, a refused or reset connection included, which would blame a slow upstream
-# for a dead one. Its real timeouts are also `TimeoutError`s.
-_CONNECTION_FAILURES = (OSError, aiohttp.ClientConnectionError)
 
 
 class UpstreamHTTP:
@@ -77,6 +72,7 @@ class UpstreamHTTP:
         self.max_event_bytes = settings.max_event_bytes
         self.stream_idle_timeout = settings.stream_idle_timeout
         self._headers = dict(headers)
+        self._raw_headers = [(name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items()]
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
         self._extensions = {"timeout": timeout.as_dict()}
         self._error_from_response = error_from_response
@@ -90,8 +86,19 @@ class UpstreamHTTP:
 
     async def send(self, url: httpx.URL, body: bytes | None = None) -> httpx.Response:
         """Send one request (POST with a body, GET without); the answer's body is still to be read."""
-        method = "POST" if body is not None else "GET"
-        request = httpx.Request(method, url, content=body, headers=self._headers, extensions=self._extensions)
+        if body is None:
+            request = httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+        else:
+            # What `content=body` does, at a third of its cost: the headers need no normalising, and the
+            # body is known to be bytes. No Host field: the transport writes the URL's.
+            request = httpx.Request(
+                "POST",
+                url,
+                headers=[*self._raw_headers, (b"Content-Length", b"%d" % len(body))],
+                stream=httpx.ByteStream(body),
+                extensions=self._extensions,
+            )
+            request.read()  # the body as `request.content`, for transports that want it whole (no copy)
         with self.errors(url):
             return await self.transport.handle_async_request(request)
 
@@ -201,12 +208,9 @@ class UpstreamHTTP:
         except EventTooLarge as exc:
             raise self._too_large("a stream event", "max_event_bytes", exc.limit) from None
         except httpx.TimeoutException as exc:
-            cause = exc.__cause__
-            if not isinstance(cause, _CONNECTION_FAILURES) or isinstance(cause, TimeoutError):
-                raise UpstreamTimeout(
-                    f"{self.provider} did not answer in time ({type(exc).__name__}).", provider=self.provider
-                ) from None
-            raise self._unreachable(exc, url) from None
+            raise UpstreamTimeout(
+                f"{self.provider} did not answer in time ({type(exc).__name__}).", provider=self.provider
+            ) from None
         except httpx.ConnectError as exc:
             raise self._unreachable(exc, url) from None
         except httpx.HTTPError as exc:

@@ -27,9 +27,9 @@ import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
-from httpx_aiohttp import AiohttpTransport
 
 from providers.errors import ToolError, ToolTimeout, ToolUnreachable
+from providers.pool import SessionTransport
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
@@ -144,7 +144,7 @@ class EgressClient:
         # Neither layer keeps cookies: a cookie one tool server sets is not for a later call, which may be
         # another client's.
         self._http = httpx.AsyncClient(
-            transport=AiohttpTransport(client=session),
+            transport=SessionTransport(session),
             follow_redirects=False,
             trust_env=False,
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
@@ -221,8 +221,7 @@ async def read_capped(response: httpx.Response, max_bytes: int, what: str = "the
 
 
 def transport_failure(exc: BaseException, what: str, time_limit: float | None) -> ToolError:
-    """The `ToolError` for a failed connection. The aiohttp exception under httpx's says what happened
-    (httpx_aiohttp maps a refused connection to `ConnectTimeout`, so its type alone would mislead)."""
+    """The `ToolError` for a failed connection: the aiohttp exception under httpx's says what happened."""
     causes: list[BaseException] = []
     cause: BaseException | None = exc
     while cause is not None and len(causes) < 8:

@@ -375,8 +375,10 @@ async def test_a_connection_dropped_before_any_byte_is_a_connection_error(
                 response = await ask(client)
 
     error = assert_error(response, 502, code="upstream_connection_error")
+    # The upstream was reached: it hung up, which the message says along with how.
+    cause = "ServerDisconnectedError: Server disconnected" if drop is hang_up else "ClientOSError: [Errno"
     assert error["message"].startswith(
-        f"Could not reach openrouter at http://127.0.0.1:{port}/api/v1/chat/completions ("
+        f"The connection to openrouter at http://127.0.0.1:{port}/api/v1/chat/completions failed ({cause}"
     )
     assert error["message"] in caplog.text
 

@@ -1,0 +1,294 @@
+"""The transport under every outbound call (`providers.pool`), against scripted HTTP servers on 127.0.0.1.
+
+Each server is a few lines of asyncio that write exactly the bytes a test needs, a broken answer included,
+and record what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import socket
+from typing import TYPE_CHECKING
+
+import aiohttp
+import httpx
+import pytest
+
+from providers.pool import SessionTransport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+
+    Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+TIMEOUTS = httpx.Timeout(5.0).as_dict()
+
+
+@contextlib.asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    """A server on 127.0.0.1 running `handler` for each connection; yields its base URL."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        await handler(reader, writer)
+
+    server = await asyncio.start_server(connected, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def transport() -> AsyncIterator[SessionTransport]:
+    pool = SessionTransport(lambda: aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()))
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One request's head and body (by Content-Length, or chunked)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    fields = head.lower()
+    if b"content-length:" in fields:
+        length = int(fields.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+        return head, await reader.readexactly(length)
+    if b"transfer-encoding: chunked" in fields:
+        body = b""
+        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+            body += await reader.readexactly(size)
+            await reader.readexactly(2)
+        await reader.readexactly(2)
+        return head, body
+    return head, b""
+
+
+def answer(body: bytes, *fields: str, status: str = "200 OK") -> bytes:
+    head = "".join(f"{field}\r\n" for field in fields)
+    return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def request(url: str, *, method: str = "POST", content: bytes | None = None, **extensions: object) -> httpx.Request:
+    return httpx.Request(
+        method,
+        url,
+        content=content,
+        headers={"x-trace": "a", "content-type": "application/json"},
+        extensions={"timeout": TIMEOUTS} | extensions,
+    )
+
+
+async def test_a_request_goes_out_exactly_as_built_and_its_answer_comes_back_whole() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        fields = ("Content-Type: application/json", "Link: <a>", "Link: <b>")
+        writer.write(answer(b'{"ok":true}', *fields, status="201 Made"))
+        await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        response = await pool.handle_async_request(request(f"{base}/v1/things?x=%2F&y=a%26b", content=b'{"q":1}'))
+        body = await response.aread()
+
+    head, sent = seen[0]
+    assert head.startswith(b"POST /v1/things?x=%2F&y=a%26b HTTP/1.1\r\n")
+    assert b"\r\nx-trace: a\r\n" in head.lower()
+    assert sent == b'{"q":1}'
+    assert (response.status_code, response.reason_phrase, response.http_version) == (201, "Made", "HTTP/1.1")
+    assert response.headers.get_list("link") == ["<a>", "<b>"]
+    assert body == b'{"ok":true}'
+
+
+async def test_a_body_the_request_streams_is_sent_chunked() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(answer(b"{}"))
+        await writer.drain()
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b'{"a":'
+        yield b"1}"
+
+    async with serving(handler) as base, transport() as pool:
+        built = httpx.Request("POST", f"{base}/up", content=parts(), extensions={"timeout": TIMEOUTS})
+        response = await pool.handle_async_request(built)
+        await response.aread()
+
+    assert seen[0][1] == b'{"a":1}'
+    assert b"transfer-encoding: chunked" in seen[0][0].lower()
+
+
+async def test_the_body_arrives_piece_by_piece_as_the_server_sends_it() -> None:
+    first_read = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
+        await writer.drain()
+        await first_read.wait()  # the second event is sent only once the first has been read
+        writer.write(b"data: two\n\n")
+        await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        response = await pool.handle_async_request(request(f"{base}/s", content=b"{}"))
+        pieces = []
+        async for piece in response.aiter_raw():
+            pieces.append(piece)
+            first_read.set()
+
+    assert pieces == [b"data: one\n\n", b"data: two\n\n"]
+
+
+async def test_a_compressed_answer_is_passed_on_as_sent_and_decoded_by_httpx() -> None:
+    packed = gzip.compress(b'{"ok":true}')
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while True:
+                await read_request(reader)
+                writer.write(answer(packed, "Content-Encoding: gzip"))
+                await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        response = await pool.handle_async_request(request(f"{base}/z", content=b"{}"))
+        assert await response.aread() == b'{"ok":true}'
+        response = await pool.handle_async_request(request(f"{base}/z", content=b"{}"))
+        assert b"".join([raw async for raw in response.aiter_raw()]) == packed
+
+
+async def test_a_redirect_is_the_answer_not_followed() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"", "Location: http://169.254.169.254/latest", status="302 Found"))
+        await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        response = await pool.handle_async_request(request(f"{base}/r", method="GET"))
+        await response.aread()
+
+    assert (response.status_code, response.headers["location"]) == (302, "http://169.254.169.254/latest")
+
+
+async def test_a_body_read_to_the_end_frees_its_connection_and_an_abandoned_one_drops_it() -> None:
+    connections: list[int] = []
+    abandoned = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections))
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head, _ = await read_request(reader)
+                if b"/endless" in head:
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart")
+                    await writer.drain()
+                    await reader.read()  # returns once the client drops the connection
+                    abandoned.set()
+                    return
+                writer.write(answer(b"done"))
+                await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        for _ in range(2):
+            response = await pool.handle_async_request(request(f"{base}/whole", content=b"{}"))
+            await response.aread()
+        assert connections == [0]  # the second request reused the first connection
+
+        response = await pool.handle_async_request(request(f"{base}/endless", content=b"{}"))
+        async for _ in response.aiter_raw():
+            break
+        await response.aclose()
+        await asyncio.wait_for(abandoned.wait(), 5)
+
+
+async def test_a_refused_connection_is_a_connect_error_with_aiohttp_s_reason_below() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    async with transport() as pool:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await pool.handle_async_request(request(f"http://127.0.0.1:{port}/", content=b"{}"))
+    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+    assert "Connect call failed" in str(caught.value)
+
+
+async def test_a_server_that_does_not_answer_in_time_is_a_read_timeout() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await reader.read()
+
+    quick = httpx.Timeout(5.0, read=0.2).as_dict()
+    async with serving(handler) as base, transport() as pool:
+        with pytest.raises(httpx.ReadTimeout):
+            await pool.handle_async_request(request(f"{base}/slow", content=b"{}", timeout=quick))
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"this is not HTTP\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
+    ],
+    ids=["hung-up", "not-http", "cut-short", "bad-chunk"],
+)
+async def test_a_broken_answer_is_a_remote_protocol_error(sent: bytes) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(sent)
+        await writer.drain()
+        writer.close()
+
+    async def ask(pool: SessionTransport, url: str) -> None:
+        response = await pool.handle_async_request(request(url, content=b"{}"))
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+
+    async with serving(handler) as base, transport() as pool:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:  # on the answer's head, or in its body
+            await ask(pool, f"{base}/broken")
+    assert isinstance(caught.value.__cause__, aiohttp.ClientError)
+
+
+async def test_a_url_that_is_not_http_is_an_unsupported_protocol() -> None:
+    async with transport() as pool:
+        with pytest.raises(httpx.UnsupportedProtocol):
+            await pool.handle_async_request(request("ftp://127.0.0.1/file", method="GET"))
+
+
+async def test_the_session_is_made_at_the_first_request_and_closed_with_the_transport() -> None:
+    made: list[aiohttp.ClientSession] = []
+
+    def session() -> aiohttp.ClientSession:
+        made.append(aiohttp.ClientSession())
+        return made[-1]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while True:
+                await read_request(reader)
+                writer.write(answer(b"{}"))
+                await writer.drain()
+
+    pool = SessionTransport(session)
+    assert made == []
+    async with serving(handler) as base:
+        for _ in range(3):
+            await (await pool.handle_async_request(request(f"{base}/", content=b"{}"))).aread()
+        await pool.aclose()
+    assert len(made) == 1
+    assert made[0].closed
