@@ -9,8 +9,11 @@ then close whatever it opened upstream. The handler still gets the disconnect fr
 response listens for it), without two readers competing for the server's messages.
 
 It sits on every request, so it costs next to nothing where it has nothing to do: no task until the body has
-been read (a request that reads none, `/health`, needs no watching), one small task after, and the request's
-own task is cancelled directly rather than through a task group.
+been read (a request that reads none, `/health`, needs no watching), and none until the request has been
+running for `WATCH_AFTER` seconds, so one answered sooner (an error, a list, a fast upstream) is never
+watched. A watched request costs one small task, and its own task is cancelled directly rather than
+through a task group. A client that leaves is noticed at most `WATCH_AFTER` late, which an upstream call
+of seconds does not feel.
 
 A client that leaves while still sending its body ends the request the same way; its request log line says
 499 (nginx's "client closed request"), and nothing is logged as an error.
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["CLIENT_CLOSED_REQUEST", "CancelOnDisconnect"]
 
 CLIENT_CLOSED_REQUEST = 499
+# How long a request runs, after its body is in, before its client is watched.
+WATCH_AFTER = 0.02
 _DISCONNECT: ReceiveMessage = {"type": "http.disconnect"}
 
 
@@ -60,11 +65,12 @@ class CancelOnDisconnect:
 class _Watch:
     """One request's `receive`, and the watcher that takes over once its body has been read."""
 
-    __slots__ = ("_receive", "_request", "_watcher", "cancelled_request", "gone")
+    __slots__ = ("_receive", "_request", "_timer", "_watcher", "cancelled_request", "gone")
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._request = asyncio.current_task()
+        self._timer: asyncio.TimerHandle | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.gone: asyncio.Event | None = None
         self.cancelled_request = False
@@ -78,8 +84,12 @@ class _Watch:
             _left()
         elif not message.get("more_body", False):
             self.gone = asyncio.Event()
-            self._watcher = asyncio.create_task(self._watch())
+            self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
         return message
+
+    def _start(self) -> None:
+        self._timer = None
+        self._watcher = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
         message = await self._receive()
@@ -91,7 +101,9 @@ class _Watch:
                 self._request.cancel()
 
     def stop(self) -> None:
-        """The answer is complete (or abandoned): stop watching."""
+        """The answer is complete (or abandoned): stop watching, or never start."""
+        if self._timer is not None:
+            self._timer.cancel()
         if self._watcher is not None:
             self._watcher.cancel()
 

@@ -104,8 +104,8 @@ def test_a_stream_line_that_never_ends_fails_at_the_limit(router: RouterProcess,
 def hanging_up_server() -> Iterator[int]:
     """A TCP server on 127.0.0.1 that reads each request and closes the connection unanswered; yields its port.
 
-    It closes with a FIN, not a reset: aiohttp reports that as `ServerDisconnectedError`, which httpx's
-    aiohttp transport turns into a `ConnectTimeout`. (A reset is an `OSError`; the unit tests try both.)
+    It closes with a FIN, not a reset: aiohttp reports that as `ServerDisconnectedError`, which the transport
+    turns into httpx's `RemoteProtocolError`. (A reset is an `OSError`; the unit tests try both.)
     """
     listener = socket.create_server(("127.0.0.1", 0))
 
@@ -145,7 +145,11 @@ def test_a_connection_closed_before_any_byte_is_a_502_saying_where_and_why(
 
     assert status == 502
     assert error["code"] == "upstream_connection_error"
-    assert error["message"].startswith(f"Could not reach openrouter at {hanging_up}/chat/completions (")
+    # It was reached, and hung up: the message says so, and how.
+    assert error["message"] == (
+        f"The connection to openrouter at {hanging_up}/chat/completions failed "
+        "(ServerDisconnectedError: Server disconnected)."
+    )
     assert error["message"] in router.logs()
 
 
