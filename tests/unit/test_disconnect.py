@@ -46,7 +46,7 @@ async def serve(app: Any, client: Client) -> RequestContext:
         sent.append(message)
 
     try:
-        await CancelOnDisconnect(app)(dict(SCOPE), client.receive, send)
+        await CancelOnDisconnect(app)(SCOPE | {}, client.receive, send)
     finally:
         close(token)
     return context
