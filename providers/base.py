@@ -8,6 +8,7 @@ retries, no fallback, no HTTP responses to clients. The whole surface is `comple
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from providers.schema import ChatCompletion, ChatCompletionChunk
 
 __all__ = ["AliasModels", "Capabilities", "ModelInfo", "Provider", "ProviderSettings"]
+
+# What an API key may hold: visible ASCII.
+_KEY = re.compile(r"[\x21-\x7e]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,14 @@ class ProviderSettings(BaseSettings):
     stream_idle_timeout: float = Field(default=300.0, gt=0)
     """Seconds a stream that has begun may go without a byte from the upstream (keep-alive comments count)
     before it is ended with an error event; without it, only `timeout` bounds a stalled stream."""
+
+    @field_validator("api_key")
+    @classmethod
+    def _sendable_key(cls, key: SecretStr | None) -> SecretStr | None:
+        # It goes in a header: a line break or space (a key pasted with its newline) would fail every request.
+        if key is not None and not _KEY.fullmatch(key.get_secret_value()):
+            raise ValueError("holds a space, line break or other character no key has (a trailing newline?)")
+        return key
 
     @field_validator("base_url")
     @classmethod

@@ -21,7 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from providers.base import Capabilities, ProviderSettings
@@ -52,6 +52,11 @@ NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 _SYSTEM = msgspec.Raw(b'"system"')
 _EMPTY = msgspec.Raw(b'""')
+
+
+# RFC 9110's token, and a field value without line breaks or controls (Latin-1, as HTTP/1.1 carries it).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\xff]*")
 
 
 class _Table(BaseModel):
@@ -102,6 +107,18 @@ class CompatibleSettings(ProviderSettings):
     """Extra headers for every request, sent as written (keep keys in `api_key_env`, which is redacted)."""
     capabilities: ModelCapabilities = ModelCapabilities()
     quirks: Quirks = Quirks()
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable(cls, headers: dict[str, str]) -> dict[str, str]:
+        # Checked here, so a header HTTP cannot carry stops the router at start with its name, rather than
+        # failing every request to this server.
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            if not _HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"the value of {name!r} has a line break, control or non-Latin-1 character")
+        return headers
 
 
 class CompatibleProvider(OpenAICompatibleProvider):

@@ -250,6 +250,11 @@ def test_a_server_is_built_beside_the_installed_providers(monkeypatch: pytest.Mo
         ({"ollama": {"type": "openai-compatible"}}, "base_url in [providers.ollama]: Field required"),
         ({"ollama": table(quirks={"no_tools": True})}, "quirks.no_tools"),
         ({"ollama": {"base_url": BASE}}, 'needs type = "openai-compatible"'),
+        ({"ollama": table(headers={"x-naïve": "1"})}, "'x-naïve' is not a header name"),
+        ({"ollama": table(headers={"x a": "1"})}, "'x a' is not a header name"),
+        ({"ollama": table(headers={"x-a": "1\r\nx-b: 2"})}, "the value of 'x-a' has a line break"),
+        ({"ollama": table(headers={"x-a": "€"})}, "the value of 'x-a' has a line break, control or non-Latin-1"),
+        ({"ollama": table(api_key="sk-local-0123\n")}, "api_key in [providers.ollama]: holds a space, line break"),
     ],
 )
 def test_a_table_the_router_cannot_use_is_a_config_error(tables: dict[str, dict[str, Any]], said: str) -> None:
