@@ -8,6 +8,7 @@ tells a dead upstream from a slow one.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import logging
 import socket
@@ -278,6 +279,26 @@ async def test_a_stream_echoing_the_key_is_redacted(
 
     assert parse_sse(response.text)[0]["choices"][0]["delta"]["content"] == "key [redacted]"
     assert_no_key(response, caplog)
+
+
+async def test_a_compressed_answer_is_decoded(client: Client, upstream: respx.MockRouter) -> None:
+    packed = gzip.compress(completion("Unpacked"))
+    upstream.post(OPENROUTER_CHAT).mock(return_value=json_response(packed, **{"content-encoding": "gzip"}))
+
+    response = await ask(client)
+
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "Unpacked"
+
+
+async def test_a_compressed_stream_is_decoded(client: Client, upstream: respx.MockRouter) -> None:
+    packed = gzip.compress(sse(chunk({"role": "assistant", "content": "Unpacked"}), chunk({}, "stop")))
+    headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+    upstream.post(OPENROUTER_CHAT).mock(return_value=httpx.Response(200, content=packed, headers=headers))
+
+    response = await ask(client, stream=True)
+
+    assert parse_sse(response.text)[0]["choices"][0]["delta"]["content"] == "Unpacked"
 
 
 # ---------------------------------------------------------------------------------------------- connection
