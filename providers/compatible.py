@@ -26,6 +26,7 @@ from pydantic_settings import SettingsConfigDict
 
 from providers.base import Capabilities, ProviderSettings
 from providers.openai_compat import OpenAICompatibleProvider, rewrite_messages
+from providers.pool import HEADER_NAME, HEADER_VALUE
 from providers.schema import UNSET, AssistantMessage, DeveloperMessage
 
 if TYPE_CHECKING:
@@ -52,11 +53,6 @@ NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 _SYSTEM = msgspec.Raw(b'"system"')
 _EMPTY = msgspec.Raw(b'""')
-
-
-# RFC 9110's token, and a field value without line breaks or controls (Latin-1, as HTTP/1.1 carries it).
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\xa0-\xff]*")
 
 
 class _Table(BaseModel):
@@ -114,10 +110,10 @@ class CompatibleSettings(ProviderSettings):
         # Checked here, so a header HTTP cannot carry stops the router at start with its name, rather than
         # failing every request to this server.
         for name, value in headers.items():
-            if not _HEADER_NAME.fullmatch(name):
+            if not HEADER_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)")
-            if not _HEADER_VALUE.fullmatch(value):
-                raise ValueError(f"the value of {name!r} has a line break, control or non-Latin-1 character")
+            if not HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"the value of {name!r} has a line break, control or non-ASCII character")
         return headers
 
 

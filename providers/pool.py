@@ -19,6 +19,7 @@ a `RemoteProtocolError`. The aiohttp exception stays as the `__cause__`, which s
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -28,7 +29,12 @@ import yarl
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-__all__ = ["SessionTransport"]
+__all__ = ["HEADER_NAME", "HEADER_VALUE", "SessionTransport"]
+
+# What a header the router sends may be: a name is RFC 9110's token, a value printable ASCII (and tabs). aiohttp
+# refuses a line break, and would write anything beyond ASCII as UTF-8, which a server may read otherwise.
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 # First match wins, so a class comes before its bases.
 _MAPPED: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
@@ -99,6 +105,8 @@ class SessionTransport(httpx.AsyncBaseTransport):
             )
         except (aiohttp.ClientError, OSError) as exc:
             raise _mapped(exc) from exc
+        except ValueError as exc:  # a header aiohttp will not write (a line break in a value)
+            raise httpx.LocalProtocolError(str(exc)) from exc
         version = answer.version
         extensions = {"http_version": b"HTTP/%d.%d" % (version.major, version.minor) if version else b"HTTP/1.1"}
         if answer.reason:

@@ -25,6 +25,7 @@ from app.schemas import SchemaInvalid
 from app.tools.egress import UrlRefused, check_url
 from app.tools.names import MAX_NAME, TOOLSET_NAME, is_tool_name
 from providers.errors import InvalidToolDefinition
+from providers.pool import HEADER_NAME, HEADER_VALUE
 from providers.request import invalid_request
 
 if TYPE_CHECKING:
@@ -49,8 +50,6 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 # RFC 9110's token for a field name; a value of visible ASCII, spaces and tabs (the HTTP client sends nothing
 # else, and a line break would end the header).
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Attempts = Annotated[int, msgspec.Meta(ge=1, le=10)]
@@ -160,7 +159,7 @@ def resolve_headers(headers: dict[str, str], param: str) -> dict[str, str]:
     a name or (resolved) value that cannot be sent."""
     resolved: dict[str, str] = {}
     for name, template in headers.items():
-        if _HEADER_NAME.fullmatch(name) is None:
+        if HEADER_NAME.fullmatch(name) is None:
             shown = name[:64].encode("unicode_escape").decode("ascii")
             raise InvalidToolDefinition(
                 f"'{shown}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~).", param=f"{param}.{name}"
@@ -176,7 +175,7 @@ def resolve_headers(headers: dict[str, str], param: str) -> dict[str, str]:
             return value
 
         value = _ENV_REFERENCE.sub(variable, template)
-        if _HEADER_VALUE.fullmatch(value) is None:
+        if HEADER_VALUE.fullmatch(value) is None:
             # Never the value itself: header values are credentials more often than not.
             raise InvalidToolDefinition(
                 f"The header '{name}' has a value that is not printable ASCII (a line break, a control or a "

@@ -253,7 +253,7 @@ def test_a_server_is_built_beside_the_installed_providers(monkeypatch: pytest.Mo
         ({"ollama": table(headers={"x-naïve": "1"})}, "'x-naïve' is not a header name"),
         ({"ollama": table(headers={"x a": "1"})}, "'x a' is not a header name"),
         ({"ollama": table(headers={"x-a": "1\r\nx-b: 2"})}, "the value of 'x-a' has a line break"),
-        ({"ollama": table(headers={"x-a": "€"})}, "the value of 'x-a' has a line break, control or non-Latin-1"),
+        ({"ollama": table(headers={"x-a": "€"})}, "the value of 'x-a' has a line break, control or non-ASCII"),
         ({"ollama": table(api_key="sk-local-0123\n")}, "api_key in [providers.ollama]: holds a space, line break"),
     ],
 )

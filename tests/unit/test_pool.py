@@ -264,6 +264,17 @@ async def test_a_broken_answer_is_a_remote_protocol_error(sent: bytes) -> None:
     assert isinstance(caught.value.__cause__, aiohttp.ClientError)
 
 
+async def test_a_header_value_with_a_line_break_is_a_local_protocol_error() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async with serving(handler) as base, transport() as pool:
+        built = httpx.Request("GET", f"{base}/", headers={"x-a": "1\r\nx-b: 2"}, extensions={"timeout": TIMEOUTS})
+        with pytest.raises(httpx.LocalProtocolError) as caught:
+            await pool.handle_async_request(built)
+    assert isinstance(caught.value.__cause__, ValueError)
+
+
 async def test_a_url_that_is_not_http_is_an_unsupported_protocol() -> None:
     async with transport() as pool:
         with pytest.raises(httpx.UnsupportedProtocol):

@@ -334,6 +334,45 @@ async def test_an_invocation_record_is_as_described(echo_url: str, log_content: 
     assert ("arguments" in record, "output" in record) == (log_content, log_content)
 
 
+async def test_an_openapi_header_argument_cannot_write_headers_of_its_own() -> None:
+    seen: list[str] = []
+
+    async def greet(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("x-tone", ""))
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/greet", greet)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    operation = {
+        "operationId": "greet",
+        "parameters": [{"name": "x-tone", "in": "header", "required": True, "schema": {"type": "string"}}],
+    }
+    document = {
+        "openapi": "3.0.3",
+        "servers": [{"url": f"http://127.0.0.1:{port}"}],
+        "paths": {"/greet": {"get": operation}},
+    }
+    tools = registry()
+    await tools.start()
+    try:
+        await tools.register(msgspec.json.encode({"name": "api", "kind": "openapi", "openapi": document}))
+        await tools.invoke("api_greet", {"x-tone": "warm"}, request_id="r1")
+        with pytest.raises(InvalidToolArguments) as raised:
+            await tools.invoke("api_greet", {"x-tone": "warm\r\nx-admin: yes"}, request_id="r2")
+    finally:
+        await tools.close()
+        await tools.egress.aclose()
+        await runner.cleanup()
+    assert seen == ["warm"]  # the second call never left the router
+    assert raised.value.param == "arguments.x-tone"
+    assert "x-admin" not in raised.value.message
+
+
 async def test_an_openapi_document_nested_too_deeply_is_refused_naming_it() -> None:
     schema: dict[str, Any] = {}
     for _ in range(900):

@@ -283,7 +283,8 @@ async def test_a_stream_echoing_the_key_is_redacted(
 
 async def test_a_compressed_answer_is_decoded(client: Client, upstream: respx.MockRouter) -> None:
     packed = gzip.compress(completion("Unpacked"))
-    upstream.post(OPENROUTER_CHAT).mock(return_value=json_response(packed, **{"content-encoding": "gzip"}))
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    upstream.post(OPENROUTER_CHAT).mock(return_value=httpx.Response(200, content=packed, headers=headers))
 
     response = await ask(client)
 

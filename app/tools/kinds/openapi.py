@@ -22,7 +22,8 @@ from app.tools.definitions import check_schema, resolve_headers
 from app.tools.egress import UrlRefused, check_url
 from app.tools.kinds.base import ToolSpec
 from app.tools.kinds.http import send_http
-from providers.errors import InvalidToolDefinition, ToolError
+from providers.errors import InvalidToolArguments, InvalidToolDefinition, ToolError
+from providers.pool import HEADER_VALUE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -93,7 +94,7 @@ class OpenAPIBackend:
             elif place == "query":
                 query[name] = value
             elif place == "header":
-                extra[name] = str(value)
+                extra[name] = _header_value(name, value)
             elif place == "body":
                 body = value
             else:
@@ -142,6 +143,18 @@ class OpenAPIBackend:
         if not isinstance(document, dict):
             raise InvalidToolDefinition("The OpenAPI document is not a JSON or YAML object.", param="openapi")
         return document, url
+
+
+def _header_value(name: str, value: Any) -> str:
+    text = str(value)
+    if not HEADER_VALUE.fullmatch(text):
+        # Not the value: a line break in it would have written headers of the model's choosing.
+        raise InvalidToolArguments(
+            f"The argument {name!r} is sent as a header, which holds printable ASCII only (no line break, "
+            "control or non-ASCII character).",
+            param=f"arguments.{name}",
+        )
+    return text
 
 
 def operations_as_tools(document: dict[str, Any], allowed: list[str] | None, schemas: SchemaCompiler) -> list[ToolSpec]:
