@@ -13,7 +13,8 @@ between the two, and it runs on every upstream request, so it converts no more t
 
 aiohttp's exceptions become httpx's, each as what it is: a refused connection is a `ConnectError`, a
 connection that timed out a `ConnectTimeout`, a silent upstream a `ReadTimeout`, a broken or cut-off answer
-a `RemoteProtocolError`. The aiohttp exception stays as the `__cause__`, which says what happened below.
+a `RemoteProtocolError`, a header aiohttp will not write a `LocalProtocolError`. The aiohttp exception stays
+as the `__cause__`, which says what happened below.
 """
 
 from __future__ import annotations
