@@ -48,8 +48,6 @@ __all__ = [
 REDACTED = "[redacted]"
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
-# RFC 9110's token for a field name; a value of visible ASCII, spaces and tabs (the HTTP client sends nothing
-# else, and a line break would end the header).
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Attempts = Annotated[int, msgspec.Meta(ge=1, le=10)]
