@@ -3,6 +3,7 @@ invoking a tool on a loopback HTTP server, and the MCP server in front of it."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import ipaddress
 import socket
@@ -34,9 +35,11 @@ from app.tools.results import http_output
 from providers.errors import InvalidToolArguments, InvalidToolDefinition, ToolNotFound, ToolUnreachable
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from aiohttp.abc import ResolveResult
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 # ------------------------------------------------------------------------------------------------------ names
@@ -244,20 +247,29 @@ def test_json_answers_are_structured_and_errors_marked() -> None:
 # ---------------------------------------------------------------------------------------------------- registry
 
 
-@pytest.fixture
-async def echo_url() -> AsyncIterator[str]:
-    async def echo(request: web.Request) -> web.Response:
-        return web.json_response({"got": await request.json()})
-
+@contextlib.asynccontextmanager
+async def serving(method: str, path: str, handler: Handler) -> AsyncIterator[str]:
+    """An aiohttp server on 127.0.0.1 answering `method path` with `handler`; yields its base URL."""
     app = web.Application()
-    app.router.add_post("/echo", echo)
+    app.router.add_route(method, path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/echo"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def echo_url() -> AsyncIterator[str]:
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"got": await request.json()})
+
+    async with serving("POST", "/echo", echo) as base:
+        yield f"{base}/echo"
 
 
 def registry(store: Any = None, **settings: Any) -> ToolRegistry:
@@ -341,33 +353,22 @@ async def test_an_openapi_header_argument_cannot_write_headers_of_its_own() -> N
         seen.append(request.headers.get("x-tone", ""))
         return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_get("/greet", greet)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     operation = {
         "operationId": "greet",
         "parameters": [{"name": "x-tone", "in": "header", "required": True, "schema": {"type": "string"}}],
     }
-    document = {
-        "openapi": "3.0.3",
-        "servers": [{"url": f"http://127.0.0.1:{port}"}],
-        "paths": {"/greet": {"get": operation}},
-    }
     tools = registry()
     await tools.start()
-    try:
-        await tools.register(msgspec.json.encode({"name": "api", "kind": "openapi", "openapi": document}))
-        await tools.invoke("api_greet", {"x-tone": "warm"}, request_id="r1")
-        with pytest.raises(InvalidToolArguments) as raised:
-            await tools.invoke("api_greet", {"x-tone": "warm\r\nx-admin: yes"}, request_id="r2")
-    finally:
-        await tools.close()
-        await tools.egress.aclose()
-        await runner.cleanup()
+    async with serving("GET", "/greet", greet) as base:
+        document = {"openapi": "3.0.3", "servers": [{"url": base}], "paths": {"/greet": {"get": operation}}}
+        try:
+            await tools.register(msgspec.json.encode({"name": "api", "kind": "openapi", "openapi": document}))
+            await tools.invoke("api_greet", {"x-tone": "warm"}, request_id="r1")
+            with pytest.raises(InvalidToolArguments) as raised:
+                await tools.invoke("api_greet", {"x-tone": "warm\r\nx-admin: yes"}, request_id="r2")
+        finally:
+            await tools.close()
+            await tools.egress.aclose()
     assert seen == ["warm"]  # the second call never left the router
     assert raised.value.param == "arguments.x-tone"
     assert "x-admin" not in raised.value.message
