@@ -71,8 +71,7 @@ class UpstreamHTTP:
         self.max_response_bytes = settings.max_response_bytes
         self.max_event_bytes = settings.max_event_bytes
         self.stream_idle_timeout = settings.stream_idle_timeout
-        self._headers = dict(headers)
-        self._raw_headers = [(name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items()]
+        self._headers = [(name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items()]
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
         self._extensions = {"timeout": timeout.as_dict()}
         self._error_from_response = error_from_response
@@ -94,7 +93,7 @@ class UpstreamHTTP:
             request = httpx.Request(
                 "POST",
                 url,
-                headers=[*self._raw_headers, (b"Content-Length", b"%d" % len(body))],
+                headers=[*self._headers, (b"Content-Length", b"%d" % len(body))],
                 stream=httpx.ByteStream(body),
                 extensions=self._extensions,
             )
