@@ -3,9 +3,11 @@
 An adapter composes one `UpstreamHTTP` (it has one; it does not inherit one) and keeps only its dialect's
 codec: payloads, answers, error envelopes. `UpstreamHTTP` owns what does not depend on the dialect:
 
-- `send()` puts a request on the worker's one shared `httpx.AsyncBaseTransport` (POST with a body, GET
-  without), with the adapter's headers and the provider's timeouts, both built once. Not a client: the
-  router needs none of a client's cookies, redirects or auth flows, which cost time on every request.
+- `send()` puts a request on the worker's one shared transport (POST with a body, GET without), with the
+  adapter's headers and the provider's timeouts, both built once. Not a client: the router needs none of a
+  client's cookies, redirects or auth flows, which cost time on every request. On the server's own pool
+  (`SessionTransport`) it goes by `exchange()`, without httpx's request and answer models, which cost more
+  than the rest of the exchange; on any other httpx transport (a test's mock) by httpx's interface.
 - `read()` / `fetch()` read a whole answer, at most `max_response_bytes` of it, and raise the adapter's
   error for an answer that refuses the request.
 - `stream()` sends a stream request, checks the answer is server-sent events, yields its events (each at
@@ -27,9 +29,10 @@ import asyncio
 import contextlib
 import email.utils
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
+import yarl
 
 from providers.errors import (
     UpstreamConnectionError,
@@ -38,6 +41,7 @@ from providers.errors import (
     UpstreamResponseTooLarge,
     UpstreamTimeout,
 )
+from providers.pool import SessionTransport, client_timeout
 from providers.sse import EventTooLarge, ServerSentEvent, iter_events
 
 if TYPE_CHECKING:
@@ -45,11 +49,23 @@ if TYPE_CHECKING:
 
     from providers.base import ProviderSettings
 
-__all__ = ["UpstreamHTTP", "retry_after"]
+__all__ = ["UpstreamAnswer", "UpstreamHTTP", "retry_after"]
 
 # A server that keeps a stream open after its last event gets this long before its connection is dropped.
 _DRAIN_SECONDS = 1.0
 _REDACTED = b"[redacted]"
+
+
+class UpstreamAnswer(Protocol):
+    """What `send()` returns: an answer's status and headers (a case-insensitive mapping), and its body, read
+    once with `pieces()`; the caller closes it."""
+
+    status_code: int
+    headers: Mapping[str, str]
+
+    def pieces(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class UpstreamHTTP:
@@ -71,9 +87,16 @@ class UpstreamHTTP:
         self.max_response_bytes = settings.max_response_bytes
         self.max_event_bytes = settings.max_event_bytes
         self.stream_idle_timeout = settings.stream_idle_timeout
-        self._headers = [(name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items()]
+        self._session = transport if isinstance(transport, SessionTransport) else None
         timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        # Each way in gets the headers and timeouts in its own form.
+        self._headers = list(headers.items())
+        self._timeout = client_timeout(timeout.connect, timeout.read, timeout.pool)
+        self._raw_headers = [(name.encode("ascii"), value.encode("latin-1")) for name, value in self._headers]
         self._extensions = {"timeout": timeout.as_dict()}
+        # The last URL sent to, in aiohttp's form: an adapter sends to the same few URL objects every time.
+        self._url: httpx.URL | None = None
+        self._target = yarl.URL()
         self._error_from_response = error_from_response
         self._secret_text = settings.api_key.get_secret_value() if settings.api_key else ""
         self._secret = self._secret_text.encode()
@@ -83,25 +106,34 @@ class UpstreamHTTP:
 
     # ---------------------------------------------------------------------------------------------- calls
 
-    async def send(self, url: httpx.URL, body: bytes | None = None) -> httpx.Response:
+    async def send(self, url: httpx.URL, body: bytes | None = None) -> UpstreamAnswer:
         """Send one request (POST with a body, GET without); the answer's body is still to be read."""
-        if body is None:
-            request = httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
-        else:
-            # What `content=body` does, at a third of its cost: the headers need no normalising, and the
-            # body is known to be bytes. No Host field: the transport writes the URL's.
-            request = httpx.Request(
-                "POST",
-                url,
-                headers=[*self._headers, (b"Content-Length", b"%d" % len(body))],
-                stream=httpx.ByteStream(body),
-                extensions=self._extensions,
-            )
-            request.read()  # the body as `request.content`, for transports that want it whole (no copy)
+        method = "GET" if body is None else "POST"
         with self.errors(url):
-            return await self.transport.handle_async_request(request)
+            if self._session is None:
+                return _HttpxAnswer(await self.transport.handle_async_request(self._request(method, url, body)))
+            if url is not self._url:
+                # As httpx encoded it: parsing it again would decode what must stay encoded (`%2F`).
+                self._target = yarl.URL(str(url), encoded=True)
+                self._url = url
+            return await self._session.exchange(method, self._target, self._headers, body, self._timeout)
 
-    async def read(self, response: httpx.Response) -> bytes:
+    def _request(self, method: str, url: httpx.URL, body: bytes | None) -> httpx.Request:
+        if body is None:
+            return httpx.Request(method, url, headers=self._raw_headers, extensions=self._extensions)
+        # What `content=body` does, at a third of its cost: the headers need no normalising, and the body is
+        # known to be bytes. No Host field: the transport writes the URL's.
+        request = httpx.Request(
+            method,
+            url,
+            headers=[*self._raw_headers, (b"Content-Length", b"%d" % len(body))],
+            stream=httpx.ByteStream(body),
+            extensions=self._extensions,
+        )
+        request.read()  # the body as `request.content`, for transports that want it whole (no copy)
+        return request
+
+    async def read(self, response: UpstreamAnswer) -> bytes:
         """A whole answer's body, scrubbed, or the adapter's error for it when the upstream refused the request."""
         with self.errors():
             try:
@@ -134,7 +166,7 @@ class UpstreamHTTP:
         finally:
             await response.aclose()
 
-    async def check_stream(self, response: httpx.Response) -> None:
+    async def check_stream(self, response: UpstreamAnswer) -> None:
         """Raise for a stream request that was refused, or answered with something other than SSE."""
         content_type = response.headers.get("content-type", "")
         if response.status_code < 400 and content_type.startswith("text/event-stream"):
@@ -146,12 +178,12 @@ class UpstreamHTTP:
             provider=self.provider,
         )
 
-    async def events(self, response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
+    async def events(self, response: UpstreamAnswer) -> AsyncGenerator[ServerSentEvent, None]:
         """The scrubbed events of an SSE answer; a failure while reading is raised as the router's error, and
         so is a stream that goes `stream_idle_timeout` seconds without a byte."""
         secret = self._secret
         with self.errors():
-            async for event in iter_events(self._lively(_pieces(response)), self.max_event_bytes):
+            async for event in iter_events(self._lively(response.pieces()), self.max_event_bytes):
                 if secret and secret in event.data:
                     yield ServerSentEvent(event.data.replace(secret, _REDACTED), event.event)
                 else:
@@ -250,7 +282,7 @@ class UpstreamHTTP:
 
     # -------------------------------------------------------------------------------------------- helpers
 
-    async def _body(self, response: httpx.Response) -> bytes:
+    async def _body(self, response: UpstreamAnswer) -> bytes:
         """A whole body, scrubbed, or the error for one over `max_response_bytes`."""
         limit = self.max_response_bytes
         declared = response.headers.get("content-length", "")
@@ -260,7 +292,7 @@ class UpstreamHTTP:
         # The other pieces go into one growing buffer rather than a list: a large buffer is mapped on its own
         # and goes back to the system when freed, where thousands of small pieces would fragment the heap.
         rest = bytearray()
-        async for part in _pieces(response):
+        async for part in response.pieces():
             if first:
                 rest += part
             else:
@@ -287,16 +319,29 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _pieces(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The answer's body as the transport hands it on, or decoded by httpx when it was sent compressed.
+class _HttpxAnswer:
+    """An httpx transport's answer as `send()` returns it."""
 
-    An uncompressed body needs none of `aiter_bytes()`'s layers (a decoder, a chunker and the raw reader's
-    bookkeeping, three async generators deep): on every upstream request they cost more than the reading.
-    The caller closes the answer, as it would after `aiter_bytes()`.
-    """
-    if "content-encoding" in response.headers:
-        return response.aiter_bytes()
-    return aiter(response.stream)  # type: ignore[arg-type]  # an async transport's answers stream asynchronously
+    __slots__ = ("_response", "headers", "status_code")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+
+    def pieces(self) -> AsyncIterator[bytes]:
+        """The body as the transport hands it on, or decoded by httpx when it was sent compressed.
+
+        An uncompressed body needs none of `aiter_bytes()`'s layers (a decoder, a chunker and the raw
+        reader's bookkeeping, three async generators deep), which cost more than the reading.
+        """
+        response = self._response
+        if "content-encoding" in response.headers:
+            return response.aiter_bytes()
+        return aiter(response.stream)  # type: ignore[arg-type]  # an async transport's answers stream asynchronously
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
 
 
 def _shown(url: httpx.URL) -> str:

@@ -1,8 +1,4 @@
-"""The transport under every outbound call (`providers.pool`), against scripted HTTP servers on 127.0.0.1.
-
-Each server is a few lines of asyncio that write exactly the bytes a test needs, a broken answer included,
-and record what arrived.
-"""
+"""The transport under every outbound call (`providers.pool`), against scripted HTTP servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,40 +6,22 @@ import asyncio
 import contextlib
 import gzip
 import socket
+import zlib
 from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
 import pytest
+import yarl
 
-from providers.pool import SessionTransport
+from providers.pool import SessionTransport, client_timeout
+
+from .scripted import answer, read_request, serving
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
-
-    Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+    from collections.abc import AsyncIterator
 
 TIMEOUTS = httpx.Timeout(5.0).as_dict()
-
-
-@contextlib.asynccontextmanager
-async def serving(handler: Handler) -> AsyncIterator[str]:
-    """A server on 127.0.0.1 running `handler` for each connection; yields its base URL."""
-    writers: list[asyncio.StreamWriter] = []
-
-    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        await handler(reader, writer)
-
-    server = await asyncio.start_server(connected, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
-        for writer in writers:
-            writer.close()
-        await server.wait_closed()
 
 
 @contextlib.asynccontextmanager
@@ -53,28 +31,6 @@ async def transport() -> AsyncIterator[SessionTransport]:
         yield pool
     finally:
         await pool.aclose()
-
-
-async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
-    """One request's head and body (by Content-Length, or chunked)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    fields = head.lower()
-    if b"content-length:" in fields:
-        length = int(fields.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-        return head, await reader.readexactly(length)
-    if b"transfer-encoding: chunked" in fields:
-        body = b""
-        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-            body += await reader.readexactly(size)
-            await reader.readexactly(2)
-        await reader.readexactly(2)
-        return head, body
-    return head, b""
-
-
-def answer(body: bytes, *fields: str, status: str = "200 OK") -> bytes:
-    head = "".join(f"{field}\r\n" for field in fields)
-    return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
 def request(url: str, *, method: str = "POST", content: bytes | None = None, **extensions: object) -> httpx.Request:
@@ -303,3 +259,160 @@ async def test_the_session_is_made_at_the_first_request_and_closed_with_the_tran
         await pool.aclose()
     assert len(made) == 1
     assert made[0].closed
+
+
+# ------------------------------------------------------------------------------------ exchange(), the lean way
+
+LEAN_TIMEOUTS = client_timeout(5.0, 5.0, 5.0)
+FIELDS = [("content-type", "application/json"), ("x-trace", "a")]
+
+
+async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *sent: bytes) -> None:
+    """Answer each request on the connection with the next of `sent`."""
+    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+        for each in sent:
+            await read_request(reader)
+            writer.write(each)
+            await writer.drain()
+
+
+async def test_exchange_sends_url_headers_and_body_as_given_and_hands_back_status_headers_and_body() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(answer(b'{"ok":true}', "Content-Type: application/json", "Retry-After: 3", status="429 Slow"))
+        await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        url = yarl.URL(f"{base}/v1/things?x=%2F", encoded=True)
+        got = await pool.exchange("POST", url, FIELDS, b'{"q":1}', LEAN_TIMEOUTS)
+        body = b"".join([piece async for piece in got.pieces()])
+        await got.aclose()
+
+    head, sent = seen[0]
+    assert head.startswith(b"POST /v1/things?x=%2F HTTP/1.1\r\n")
+    assert b"\r\nx-trace: a\r\n" in head.lower()
+    assert b"\r\ncontent-length: 7\r\n" in head.lower()
+    assert sent == b'{"q":1}'
+    assert (got.status_code, got.headers["retry-after"], got.headers.get("CONTENT-TYPE")) == (
+        429,
+        "3",
+        "application/json",
+    )
+    assert body == b'{"ok":true}'
+
+
+async def test_exchange_without_a_body_is_a_get() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await read_request(reader))
+        writer.write(answer(b"[]"))
+        await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        got = await pool.exchange("GET", yarl.URL(f"{base}/models"), FIELDS, None, LEAN_TIMEOUTS)
+        await got.aclose()
+
+    assert seen[0] == (seen[0][0], b"")
+    assert seen[0][0].startswith(b"GET /models HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_exchange_hands_back_a_compressed_answer_decoded(encoding: str) -> None:
+    plain = b'{"ok":true}' * 50
+    packed = gzip.compress(plain) if encoding == "gzip" else zlib.compress(plain)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await keep_answering(reader, writer, answer(packed, f"Content-Encoding: {encoding}"))
+
+    async with serving(handler) as base, transport() as pool:
+        got = await pool.exchange("POST", yarl.URL(f"{base}/z"), FIELDS, b"{}", LEAN_TIMEOUTS)
+        body = b"".join([piece async for piece in got.pieces()])
+        await got.aclose()
+
+    assert body == plain
+
+
+async def test_exchange_pieces_arrive_as_the_server_sends_them() -> None:
+    first_read = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
+        await writer.drain()
+        await first_read.wait()
+        writer.write(b"data: two\n\n")
+        await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        got = await pool.exchange("POST", yarl.URL(f"{base}/s"), FIELDS, b"{}", LEAN_TIMEOUTS)
+        pieces = []
+        async for piece in got.pieces():
+            pieces.append(piece)
+            first_read.set()
+        await got.aclose()
+
+    assert pieces == [b"data: one\n\n", b"data: two\n\n"]
+
+
+async def test_exchange_frees_a_connection_read_to_the_end_and_drops_an_abandoned_one() -> None:
+    connections: list[int] = []
+    abandoned = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections))
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head, _ = await read_request(reader)
+                if b"/endless" in head:
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart")
+                    await writer.drain()
+                    await reader.read()  # returns once the client drops the connection
+                    abandoned.set()
+                    return
+                writer.write(answer(b"done"))
+                await writer.drain()
+
+    async with serving(handler) as base, transport() as pool:
+        for _ in range(2):
+            got = await pool.exchange("POST", yarl.URL(f"{base}/whole"), FIELDS, b"{}", LEAN_TIMEOUTS)
+            assert b"".join([piece async for piece in got.pieces()]) == b"done"
+            await got.aclose()
+        assert connections == [0]
+
+        got = await pool.exchange("POST", yarl.URL(f"{base}/endless"), FIELDS, b"{}", LEAN_TIMEOUTS)
+        async for _ in got.pieces():
+            break
+        await got.aclose()
+        await asyncio.wait_for(abandoned.wait(), 5)
+
+
+async def test_exchange_failures_are_httpx_s_exceptions() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+
+    async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await keep_answering(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short")
+        writer.close()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await reader.read()
+
+    async with transport() as pool:
+        with pytest.raises(httpx.ConnectError):
+            await pool.exchange("POST", yarl.URL(f"http://127.0.0.1:{port}/"), FIELDS, b"{}", LEAN_TIMEOUTS)
+        async with serving(cut_short) as base:
+            got = await pool.exchange("POST", yarl.URL(f"{base}/"), FIELDS, b"{}", LEAN_TIMEOUTS)
+            with pytest.raises(httpx.RemoteProtocolError):
+                async for _ in got.pieces():
+                    pass
+            await got.aclose()
+        async with serving(silent) as base:
+            with pytest.raises(httpx.LocalProtocolError):
+                await pool.exchange("GET", yarl.URL(f"{base}/"), [("x-a", "1\r\nx-b: 2")], None, LEAN_TIMEOUTS)
+            with pytest.raises(httpx.ReadTimeout):
+                await pool.exchange("POST", yarl.URL(f"{base}/"), FIELDS, b"{}", client_timeout(5.0, 0.2, 5.0))

@@ -7,6 +7,7 @@ tells a dead upstream from a slow one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -22,7 +23,11 @@ from litestar.testing import AsyncTestClient
 
 from app.server import upstream_transport
 from app.settings import Settings
+from providers.openrouter import OpenRouterSettings
+from providers.transport import UpstreamHTTP
 
+from .scripted import answer as scripted_answer
+from .scripted import read_request, serving
 from .support import (
     DEEPSEEK_BASE,
     DEEPSEEK_CHAT,
@@ -426,3 +431,102 @@ async def test_an_upstream_that_does_not_answer_in_time_is_still_a_timeout() -> 
             response = await ask(client)
 
     assert_error(response, 504, code="upstream_timeout")
+
+
+# ------------------------------------------------------------------- the same guarantees on the server's pool
+# The server's own transport reads answers by `SessionTransport.exchange()`, not through httpx's models,
+# which respx mocks: these run the app on it against answers written byte for byte.
+
+
+def answering(*fields: str, body: bytes) -> Callable[[socket.socket], None]:
+    """A loopback server's `on_request` writing one answer and closing the connection."""
+    head = "".join(f"{field}\r\n" for field in fields).encode()
+
+    def answer(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Connection: close\r\n\r\n" + body)
+        connection.close()
+
+    return answer
+
+
+def sized(body: bytes) -> str:
+    return f"Content-Length: {len(body)}"
+
+
+async def test_on_the_server_pool_an_answer_or_stream_echoing_the_key_is_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    whole = completion(f"Your header was Bearer {KEY}")
+    events = sse(chunk({"role": "assistant", "content": f"key {KEY}"}), chunk({}, "stop"))
+    with loopback_server(answering("Content-Type: application/json", sized(whole), body=whole)) as port:
+        async with real_transport_client(f"http://127.0.0.1:{port}/api/v1") as client:
+            response = await ask(client)
+    assert response.json()["choices"][0]["message"]["content"] == "Your header was Bearer [redacted]"
+    assert_no_key(response, caplog)
+
+    with loopback_server(answering("Content-Type: text/event-stream", sized(events), body=events)) as port:
+        async with real_transport_client(f"http://127.0.0.1:{port}/api/v1") as client:
+            response = await ask(client, stream=True)
+    assert parse_sse(response.text)[0]["choices"][0]["delta"]["content"] == "key [redacted]"
+    assert_no_key(response, caplog)
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["unsized", "content-length"])
+async def test_on_the_server_pool_an_answer_over_max_response_bytes_fails_the_attempt(declared: bool) -> None:
+    large = completion("x" * 5000)
+    fields = ["Content-Type: application/json", sized(large)] if declared else ["Content-Type: application/json"]
+    with loopback_server(answering(*fields, body=large)) as port:
+        async with real_transport_client(f"http://127.0.0.1:{port}/api/v1", **LIMITS) as client:
+            response = await ask(client)
+
+    error = assert_error(response, 502, code="upstream_response_too_large")
+    assert "4096 bytes" in error["message"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_on_the_server_pool_a_compressed_answer_is_decoded(stream: bool) -> None:
+    if stream:
+        kind, plain = "text/event-stream", sse(chunk({"role": "assistant", "content": "Unpacked"}), chunk({}, "stop"))
+    else:
+        kind, plain = "application/json", completion("Unpacked")
+    packed = gzip.compress(plain)
+    on_request = answering(f"Content-Type: {kind}", "Content-Encoding: gzip", sized(packed), body=packed)
+    with loopback_server(on_request) as port:
+        async with real_transport_client(f"http://127.0.0.1:{port}/api/v1") as client:
+            response = await ask(client, stream=stream)
+
+    assert response.status_code == 200
+    if stream:
+        assert parse_sse(response.text)[0]["choices"][0]["delta"]["content"] == "Unpacked"
+    else:
+        assert response.json()["choices"][0]["message"]["content"] == "Unpacked"
+
+
+async def test_on_the_server_pool_each_request_goes_to_its_own_url() -> None:
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head, _ = await read_request(reader)
+                seen.append(head.split(b"\r\n", 1)[0])
+                writer.write(scripted_answer(b"{}"))
+                await writer.drain()
+
+    transport = upstream_transport(Settings())
+    try:
+        async with serving(handler) as base:
+            http = UpstreamHTTP(
+                "openrouter",
+                transport,
+                OpenRouterSettings(api_key=KEY, base_url=base),
+                headers={"content-type": "application/json"},
+                error_from_response=lambda *_: pytest.fail("no request fails"),
+            )
+            chat, models = httpx.URL(f"{base}/chat?x=%2F"), httpx.URL(f"{base}/models")
+            for url, body in [(chat, b"{}"), (models, None), (chat, b"{}"), (httpx.URL(f"{base}/chat?x=%2F"), b"{}")]:
+                assert await http.fetch(url, body) == b"{}"
+    finally:
+        await transport.aclose()
+
+    assert seen == [b"POST /chat?x=%2F HTTP/1.1", b"GET /models HTTP/1.1", *[b"POST /chat?x=%2F HTTP/1.1"] * 2]
