@@ -15,12 +15,12 @@ faces the internet.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
 
 from app.errors import send_error
+from providers.deadlines import Deadlines
 from providers.errors import RequestTimeout, RouterOverloaded
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class RequestIntake:
         self.max_body = settings.max_request_bytes
         self.max_in_flight = settings.max_requests_in_flight
         self.in_flight = 0
+        self._deadlines = Deadlines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"] in _PROBES or _declared_size(scope) > self.max_body:
@@ -50,7 +51,7 @@ class RequestIntake:
             await self.app(scope, receive, send)
             return
         try:
-            async with asyncio.timeout(self.body_timeout):
+            with self._deadlines.within(self.body_timeout):
                 body = await _receive_body(receive, self.max_body)
         except TimeoutError:
             # The rest of the body is never read: the server closes the connection after this answer.

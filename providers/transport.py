@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Protocol
 import httpx
 import yarl
 
+from providers.deadlines import Deadlines
 from providers.errors import (
     UpstreamConnectionError,
     UpstreamError,
@@ -53,6 +54,7 @@ __all__ = ["UpstreamAnswer", "UpstreamHTTP", "retry_after"]
 
 # A server that keeps a stream open after its last event gets this long before its connection is dropped.
 _DRAIN_SECONDS = 1.0
+_DRAINS = Deadlines()
 _REDACTED = b"[redacted]"
 
 
@@ -224,10 +226,9 @@ class UpstreamHTTP:
 
     async def drain(self, events: AsyncIterator[ServerSentEvent]) -> None:
         """Read a stream to the end of its body after its last event, so its connection can serve the next request."""
-        with contextlib.suppress(TimeoutError, UpstreamError):
-            async with asyncio.timeout(_DRAIN_SECONDS):
-                async for _ in events:
-                    pass
+        with contextlib.suppress(TimeoutError, UpstreamError), _DRAINS.within(_DRAIN_SECONDS):
+            async for _ in events:
+                pass
 
     # --------------------------------------------------------------------------------------------- errors
 

@@ -26,6 +26,7 @@ from app.routing.health import CircuitState, Outcome
 from app.routing.observer import Unobserved
 from app.routing.plan import order_targets
 from app.schemas import SchemaCompiler
+from providers.deadlines import Deadlines
 from providers.errors import (
     ProviderNotConfigured,
     RouterError,
@@ -255,6 +256,7 @@ class Router:
         self.rng = rng or random.Random()
         self.observer: RoutingObserver = observer or Unobserved()
         self.schemas = schemas or SchemaCompiler()  # what the tool-call guard checks arguments with
+        self._deadlines = Deadlines()  # each attempt's time
 
     async def complete(self, request: ChatRequest, overrides: Overrides | None = None) -> Routed:
         plan = await self.planner.plan(request)
@@ -387,7 +389,7 @@ class Router:
             budget = min(budget, target.timeout)
         try:
             try:
-                async with asyncio.timeout(max(budget, 0.0)):
+                with self._deadlines.within(max(budget, 0.0)):
                     return await call(target, lease, position)
             except TimeoutError:
                 raise UpstreamTimeout(
