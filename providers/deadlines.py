@@ -103,10 +103,12 @@ class Deadline:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self._deadlines._remove(self)
-        # The block's own cancellation is taken back however the block ended (`uncancel()` comes first), and
-        # becomes a TimeoutError unless another cancellation is pending, which then propagates as it is.
         task = self._task
-        if self.expired and task is not None and task.uncancel() <= self._cancelling and kind is asyncio.CancelledError:
+        if not self.expired or task is None:
+            return
+        # The block's own cancellation is taken back however the block ended, and becomes a TimeoutError
+        # unless another cancellation is pending, which then propagates as it is.
+        if task.uncancel() <= self._cancelling and kind is asyncio.CancelledError:
             raise TimeoutError from error
 
     def expire(self) -> None:

@@ -54,7 +54,6 @@ __all__ = ["UpstreamAnswer", "UpstreamHTTP", "retry_after"]
 
 # A server that keeps a stream open after its last event gets this long before its connection is dropped.
 _DRAIN_SECONDS = 1.0
-_DRAINS = Deadlines()
 _REDACTED = b"[redacted]"
 
 
@@ -105,6 +104,7 @@ class UpstreamHTTP:
         # Where the limits are set, for the message of an answer past one.
         self._table = f"[providers.{provider}]"
         self._env_prefix = str(settings.model_config.get("env_prefix", "")).upper()
+        self._drains = Deadlines()
 
     # ---------------------------------------------------------------------------------------------- calls
 
@@ -226,7 +226,7 @@ class UpstreamHTTP:
 
     async def drain(self, events: AsyncIterator[ServerSentEvent]) -> None:
         """Read a stream to the end of its body after its last event, so its connection can serve the next request."""
-        with contextlib.suppress(TimeoutError, UpstreamError), _DRAINS.within(_DRAIN_SECONDS):
+        with contextlib.suppress(TimeoutError, UpstreamError), self._drains.within(_DRAIN_SECONDS):
             async for _ in events:
                 pass
 
