@@ -175,3 +175,46 @@ async def test_the_limit_holds_while_a_line_arrives_byte_by_byte() -> None:
 
     with pytest.raises(EventTooLarge):
         await anext(events)
+
+
+# --------------------------------------------------------------------------- whole pieces, the usual case
+
+WHOLE_PIECES = [
+    b'data: {"a":1}\n\ndata: [DONE]\n\n',
+    b": OPENROUTER PROCESSING\n\n: keep-alive\n\n\n\ndata: x\n: in the middle\ndata: y\n\n:\n\n",
+    b"data: one\ndata: two\ndata:\ndata: three\n\n",
+    b"data:x\n\ndata:  y\n\ndata: \n\ndata:\n\n",
+    b"event: error\nid: 7\nretry: 100\ndata: boom\n\ndata: next\n\nevent: ping\n\n",
+    b"data: a\n\n\ndata: b\n\n\n\n\ndata: c\n\n",
+    b"datum: not data\n\ndata : not data either\n\ndata: ok\n\n",
+    OPENROUTER_NOARGS_TOOL_STREAM,
+    DEEPSEEK_TOOL_STREAM,
+]
+
+
+@pytest.mark.parametrize("body", WHOLE_PIECES)
+async def test_a_piece_of_whole_events_decodes_as_its_bytes_one_at_a_time_do(body: bytes) -> None:
+    assert body.endswith(b"\n\n")
+    assert await decode(body) == await decode(*(body[i : i + 1] for i in range(len(body))))
+
+
+async def test_a_piece_of_whole_events_after_a_pending_one_continues_it() -> None:
+    assert await decode(b"event: error\ndata: a\n", b"data: b\n\ndata: c\n\n") == [
+        ServerSentEvent(b"a\nb", "error"),
+        ServerSentEvent(b"c"),
+    ]
+    assert await decode(b"data: a\r", b"\ndata: b\n\n") == [ServerSentEvent(b"a\nb")]
+
+
+async def test_in_a_piece_of_whole_events_each_event_has_the_limit() -> None:
+    exact = b"data: " + b"x" * 100 + b"\n\n"
+    assert [len(event.data) for event in await decode_limited(exact * 2, limit=100)] == [100, 100]
+
+    with pytest.raises(EventTooLarge):
+        await decode_limited(exact + b"data: " + b"x" * 101 + b"\n\n", limit=100)
+    with pytest.raises(EventTooLarge):
+        await decode_limited(b"data: " + b"x" * 60 + b"\ndata: " + b"x" * 60 + b"\n\n", limit=100)
+
+
+async def decode_limited(body: bytes, *, limit: int) -> list[ServerSentEvent]:
+    return [event async for event in iter_events(_feed([body]), max_event_bytes=limit)]
