@@ -7,7 +7,7 @@ import contextlib
 import gzip
 import socket
 import zlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 import httpx
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 TIMEOUTS = httpx.Timeout(5.0).as_dict()
+LEAN_TIMEOUTS = client_timeout(5.0, 5.0, 5.0)
+FIELDS = [("content-type", "application/json"), ("x-trace", "a")]
 
 
 @contextlib.asynccontextmanager
@@ -86,27 +88,6 @@ async def test_a_body_the_request_streams_is_sent_chunked() -> None:
     assert b"transfer-encoding: chunked" in seen[0][0].lower()
 
 
-async def test_the_body_arrives_piece_by_piece_as_the_server_sends_it() -> None:
-    first_read = asyncio.Event()
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
-        await writer.drain()
-        await first_read.wait()  # the second event is sent only once the first has been read
-        writer.write(b"data: two\n\n")
-        await writer.drain()
-
-    async with serving(handler) as base, transport() as pool:
-        response = await pool.handle_async_request(request(f"{base}/s", content=b"{}"))
-        pieces = []
-        async for piece in response.aiter_raw():
-            pieces.append(piece)
-            first_read.set()
-
-    assert pieces == [b"data: one\n\n", b"data: two\n\n"]
-
-
 async def test_a_compressed_answer_is_passed_on_as_sent_and_decoded_by_httpx() -> None:
     packed = gzip.compress(b'{"ok":true}')
 
@@ -135,100 +116,6 @@ async def test_a_redirect_is_the_answer_not_followed() -> None:
         await response.aread()
 
     assert (response.status_code, response.headers["location"]) == (302, "http://169.254.169.254/latest")
-
-
-async def test_a_body_read_to_the_end_frees_its_connection_and_an_abandoned_one_drops_it() -> None:
-    connections: list[int] = []
-    abandoned = asyncio.Event()
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections.append(len(connections))
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head, _ = await read_request(reader)
-                if b"/endless" in head:
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npart")
-                    await writer.drain()
-                    await reader.read()  # returns once the client drops the connection
-                    abandoned.set()
-                    return
-                writer.write(answer(b"done"))
-                await writer.drain()
-
-    async with serving(handler) as base, transport() as pool:
-        for _ in range(2):
-            response = await pool.handle_async_request(request(f"{base}/whole", content=b"{}"))
-            await response.aread()
-        assert connections == [0]  # the second request reused the first connection
-
-        response = await pool.handle_async_request(request(f"{base}/endless", content=b"{}"))
-        async for _ in response.aiter_raw():
-            break
-        await response.aclose()
-        await asyncio.wait_for(abandoned.wait(), 5)
-
-
-async def test_a_refused_connection_is_a_connect_error_with_aiohttp_s_reason_below() -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    async with transport() as pool:
-        with pytest.raises(httpx.ConnectError) as caught:
-            await pool.handle_async_request(request(f"http://127.0.0.1:{port}/", content=b"{}"))
-    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
-    assert "Connect call failed" in str(caught.value)
-
-
-async def test_a_server_that_does_not_answer_in_time_is_a_read_timeout() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        await reader.read()
-
-    quick = httpx.Timeout(5.0, read=0.2).as_dict()
-    async with serving(handler) as base, transport() as pool:
-        with pytest.raises(httpx.ReadTimeout):
-            await pool.handle_async_request(request(f"{base}/slow", content=b"{}", timeout=quick))
-
-
-@pytest.mark.parametrize(
-    "sent",
-    [
-        b"",
-        b"this is not HTTP\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
-    ],
-    ids=["hung-up", "not-http", "cut-short", "bad-chunk"],
-)
-async def test_a_broken_answer_is_a_remote_protocol_error(sent: bytes) -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(sent)
-        await writer.drain()
-        writer.close()
-
-    async def ask(pool: SessionTransport, url: str) -> None:
-        response = await pool.handle_async_request(request(url, content=b"{}"))
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-
-    async with serving(handler) as base, transport() as pool:
-        with pytest.raises(httpx.RemoteProtocolError) as caught:  # on the answer's head, or in its body
-            await ask(pool, f"{base}/broken")
-    assert isinstance(caught.value.__cause__, aiohttp.ClientError)
-
-
-async def test_a_header_value_with_a_line_break_is_a_local_protocol_error() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-
-    async with serving(handler) as base, transport() as pool:
-        built = httpx.Request("GET", f"{base}/", headers={"x-a": "1\r\nx-b: 2"}, extensions={"timeout": TIMEOUTS})
-        with pytest.raises(httpx.LocalProtocolError) as caught:
-            await pool.handle_async_request(built)
-    assert isinstance(caught.value.__cause__, ValueError)
 
 
 async def test_a_url_that_is_not_http_is_an_unsupported_protocol() -> None:
@@ -262,9 +149,6 @@ async def test_the_session_is_made_at_the_first_request_and_closed_with_the_tran
 
 
 # ------------------------------------------------------------------------------------ exchange(), the lean way
-
-LEAN_TIMEOUTS = client_timeout(5.0, 5.0, 5.0)
-FIELDS = [("content-type", "application/json"), ("x-trace", "a")]
 
 
 async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *sent: bytes) -> None:
@@ -335,19 +219,57 @@ async def test_exchange_hands_back_a_compressed_answer_decoded(encoding: str) ->
     assert body == plain
 
 
-async def test_exchange_pieces_arrive_as_the_server_sends_them() -> None:
+# ----------------------------------------------------------------------------------- either way in, alike
+
+WAYS = pytest.mark.parametrize("way", ["httpx", "exchange"])
+
+
+class Got(Protocol):
+    """An answer as a test reads it, whichever way in it came by."""
+
+    def pieces(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _Raw:
+    """An httpx answer, its body read as the transport hands it on."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    def pieces(self) -> AsyncIterator[bytes]:
+        return self.response.aiter_raw()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+async def ask(
+    pool: SessionTransport, way: str, url: str, *, headers: list[tuple[str, str]] = FIELDS, read: float = 5.0
+) -> Got:
+    """A POST of `{}` by `handle_async_request()` (`way="httpx"`) or by `exchange()`."""
+    if way == "exchange":
+        return await pool.exchange("POST", yarl.URL(url, encoded=True), headers, b"{}", client_timeout(5.0, read, 5.0))
+    timeouts = httpx.Timeout(5.0, read=read).as_dict()
+    built = httpx.Request("POST", url, content=b"{}", headers=headers, extensions={"timeout": timeouts})
+    return _Raw(await pool.handle_async_request(built))
+
+
+@WAYS
+async def test_the_body_arrives_piece_by_piece_as_the_server_sends_it(way: str) -> None:
     first_read = asyncio.Event()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 22\r\n\r\ndata: one\n\n")
         await writer.drain()
-        await first_read.wait()
+        await first_read.wait()  # the second event is sent only once the first has been read
         writer.write(b"data: two\n\n")
         await writer.drain()
 
     async with serving(handler) as base, transport() as pool:
-        got = await pool.exchange("POST", yarl.URL(f"{base}/s"), FIELDS, b"{}", LEAN_TIMEOUTS)
+        got = await ask(pool, way, f"{base}/s")
         pieces = []
         async for piece in got.pieces():
             pieces.append(piece)
@@ -357,7 +279,8 @@ async def test_exchange_pieces_arrive_as_the_server_sends_them() -> None:
     assert pieces == [b"data: one\n\n", b"data: two\n\n"]
 
 
-async def test_exchange_frees_a_connection_read_to_the_end_and_drops_an_abandoned_one() -> None:
+@WAYS
+async def test_a_body_read_to_the_end_frees_its_connection_and_an_abandoned_one_drops_it(way: str) -> None:
     connections: list[int] = []
     abandoned = asyncio.Event()
 
@@ -377,42 +300,79 @@ async def test_exchange_frees_a_connection_read_to_the_end_and_drops_an_abandone
 
     async with serving(handler) as base, transport() as pool:
         for _ in range(2):
-            got = await pool.exchange("POST", yarl.URL(f"{base}/whole"), FIELDS, b"{}", LEAN_TIMEOUTS)
+            got = await ask(pool, way, f"{base}/whole")
             assert b"".join([piece async for piece in got.pieces()]) == b"done"
             await got.aclose()
-        assert connections == [0]
+        assert connections == [0]  # the second request reused the first connection
 
-        got = await pool.exchange("POST", yarl.URL(f"{base}/endless"), FIELDS, b"{}", LEAN_TIMEOUTS)
+        got = await ask(pool, way, f"{base}/endless")
         async for _ in got.pieces():
             break
         await got.aclose()
         await asyncio.wait_for(abandoned.wait(), 5)
 
 
-async def test_exchange_failures_are_httpx_s_exceptions() -> None:
+@WAYS
+async def test_a_refused_connection_is_a_connect_error_with_aiohttp_s_reason_below(way: str) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
+    async with transport() as pool:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await ask(pool, way, f"http://127.0.0.1:{port}/")
+    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+    assert "Connect call failed" in str(caught.value)
 
-    async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await keep_answering(reader, writer, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short")
-        writer.close()
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@WAYS
+async def test_a_server_that_does_not_answer_in_time_is_a_read_timeout(way: str) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         await reader.read()
 
-    async with transport() as pool:
-        with pytest.raises(httpx.ConnectError):
-            await pool.exchange("POST", yarl.URL(f"http://127.0.0.1:{port}/"), FIELDS, b"{}", LEAN_TIMEOUTS)
-        async with serving(cut_short) as base:
-            got = await pool.exchange("POST", yarl.URL(f"{base}/"), FIELDS, b"{}", LEAN_TIMEOUTS)
-            with pytest.raises(httpx.RemoteProtocolError):
-                async for _ in got.pieces():
-                    pass
+    async with serving(handler) as base, transport() as pool:
+        with pytest.raises(httpx.ReadTimeout):
+            await ask(pool, way, f"{base}/slow", read=0.2)
+
+
+@WAYS
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"this is not HTTP\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut short",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
+    ],
+    ids=["hung-up", "not-http", "cut-short", "bad-chunk"],
+)
+async def test_a_broken_answer_is_a_remote_protocol_error(way: str, sent: bytes) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(sent)
+        await writer.drain()
+        writer.close()
+
+    async def read_out(pool: SessionTransport, url: str) -> None:
+        got = await ask(pool, way, url)
+        try:
+            async for _ in got.pieces():
+                pass
+        finally:
             await got.aclose()
-        async with serving(silent) as base:
-            with pytest.raises(httpx.LocalProtocolError):
-                await pool.exchange("GET", yarl.URL(f"{base}/"), [("x-a", "1\r\nx-b: 2")], None, LEAN_TIMEOUTS)
-            with pytest.raises(httpx.ReadTimeout):
-                await pool.exchange("POST", yarl.URL(f"{base}/"), FIELDS, b"{}", client_timeout(5.0, 0.2, 5.0))
+
+    async with serving(handler) as base, transport() as pool:
+        with pytest.raises(httpx.RemoteProtocolError) as caught:  # on the answer's head, or in its body
+            await read_out(pool, f"{base}/broken")
+    assert isinstance(caught.value.__cause__, aiohttp.ClientError)
+
+
+@WAYS
+async def test_a_header_value_with_a_line_break_is_a_local_protocol_error(way: str) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    async with serving(handler) as base, transport() as pool:
+        with pytest.raises(httpx.LocalProtocolError) as caught:
+            await ask(pool, way, f"{base}/", headers=[("x-a", "1\r\nx-b: 2")])
+    assert isinstance(caught.value.__cause__, ValueError)
