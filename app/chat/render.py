@@ -46,7 +46,7 @@ from providers.schema import (
 from providers.schema import ToolCallDelta as WireToolCallDelta
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Sequence
 
     from msgspec import UnsetType
 
@@ -83,9 +83,12 @@ class ChunkWriter:
         self._service_tier: str | UnsetType = UNSET
         self._started: set[int] = set()
         self._usage: Usage | None = None
+        self._around: tuple[bytes, bytes] | None = None  # a frame's bytes before and after its choices
 
-    def write(self, events: Iterable[AnswerEvent]) -> bytes:
+    def write(self, events: Sequence[AnswerEvent]) -> bytes:
         """The frame for one batch of events (empty when the batch says nothing a client sees)."""
+        if len(events) == 1 and (piece := _piece(events[0])) is not None:
+            return self._frame([piece])
         choices: dict[int, _Choice] = {}
 
         def choice(index: int) -> _Choice:
@@ -99,8 +102,7 @@ class ChunkWriter:
                 delta = choice(event.choice).delta
                 delta.content = (delta.content or "") + event.text
             elif isinstance(event, ToolCallDelta):
-                function = ToolCallDeltaFunction(name=event.name or UNSET, arguments=event.arguments or UNSET)
-                _add_call(choice(event.choice).delta, WireToolCallDelta(index=event.index, function=function))
+                _add_call(choice(event.choice).delta, _more_of_call(event))
             elif isinstance(event, ToolCallStarted):
                 function = ToolCallDeltaFunction(name=event.name or UNSET, arguments=event.arguments)
                 call = WireToolCallDelta(index=event.index, id=event.id, type="function", function=function)
@@ -128,8 +130,10 @@ class ChunkWriter:
             elif isinstance(event, TurnStarted):
                 if not self._id:
                     self._id, self._created, self._model = event.id, event.created, event.model
+                    self._around = None
             elif isinstance(event, TurnMeta):
                 self._fingerprint, self._service_tier = event.system_fingerprint, event.service_tier
+                self._around = None
             elif isinstance(event, KeepAlive) and not choices:
                 return KEEP_ALIVE
         if not choices:
@@ -148,14 +152,24 @@ class ChunkWriter:
         if self._usage is None:
             log.warning("the upstream sent no usage for a stream whose client asked for it")
             return DONE
-        return self._frame([], usage=self._usage) + DONE
+        return encode_data(_encoder.encode(self._chunk([], self._usage))) + DONE
 
     def fail(self, error: RouterError) -> bytes:
         """The error event that ends a stream which failed after it began."""
         return encode_data(render_error(error).body)
 
-    def _frame(self, choices: list[ChunkChoice], usage: Usage | None = None) -> bytes:
-        chunk = ChatCompletionChunk(
+    def _frame(self, choices: list[ChunkChoice]) -> bytes:
+        """A chunk's frame. Only its choices change from one to the next: the rest is encoded once (again when
+        the turn's fingerprint or tier changes) and only the choices are encoded into it."""
+        if self._around is None:
+            # `"choices":[]` can only be the key: a quote inside a JSON string is escaped.
+            head, _, tail = _encoder.encode(self._chunk([])).partition(b'"choices":[]')
+            self._around = b"data: " + head + b'"choices":', tail + b"\n\n"
+        head, tail = self._around
+        return b"".join((head, _encoder.encode(choices), tail))
+
+    def _chunk(self, choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
             id=self._id,
             created=self._created,
             model=self._model,
@@ -164,7 +178,23 @@ class ChunkWriter:
             system_fingerprint=self._fingerprint,
             service_tier=self._service_tier,
         )
-        return encode_data(_encoder.encode(chunk))
+
+
+def _piece(event: AnswerEvent) -> ChunkChoice | None:
+    """The choice a batch of this one event writes, if it is one piece of text or of a call's arguments (most of
+    a stream's batches are); None for any other event, which takes the general way."""
+    if isinstance(event, TextDelta):
+        return ChunkChoice(index=event.choice, delta=ChoiceDelta(content=event.text))
+    if isinstance(event, ToolCallDelta):
+        return ChunkChoice(index=event.choice, delta=ChoiceDelta(tool_calls=[_more_of_call(event)]))
+    if isinstance(event, ReasoningDelta):
+        return ChunkChoice(index=event.choice, delta=ChoiceDelta(reasoning_content=event.text))
+    return None
+
+
+def _more_of_call(event: ToolCallDelta) -> WireToolCallDelta:
+    function = ToolCallDeltaFunction(name=event.name or UNSET, arguments=event.arguments or UNSET)
+    return WireToolCallDelta(index=event.index, function=function)
 
 
 def _add_call(delta: ChoiceDelta, call: WireToolCallDelta) -> None:

@@ -14,9 +14,12 @@ from app.pipeline.answer import AnswerBuilder, add_usage
 from app.pipeline.events import (
     ChoiceFinished,
     ChoiceStarted,
+    ReasoningDelta,
     TextDelta,
+    ToolCallDelta,
     ToolCallDone,
     ToolCallStarted,
+    TurnMeta,
     TurnStarted,
     TurnUsage,
 )
@@ -27,7 +30,7 @@ from app.responses.stream import ResponseEventWriter
 from app.schemas import SchemaCompiler
 from providers.mock import MockProvider, MockSettings
 from providers.request import ChatRequest
-from providers.schema import CompletionTokensDetails, PromptTokensDetails, Usage
+from providers.schema import UNSET, CompletionTokensDetails, PromptTokensDetails, Usage
 
 if TYPE_CHECKING:
     from app.pipeline.events import AnswerEvent
@@ -123,6 +126,57 @@ def test_responses_stream_of_two_turns_keeps_each_turns_call_apart() -> None:
     added = [event["output_index"] for event in sent if event["type"] == "response.output_item.added"]
     assert sorted(added) == list(range(len(response["output"])))  # every item has an output index of its own
     assert (response["usage"]["input_tokens"], response["usage"]["output_tokens"]) == (3, 2)
+
+
+def test_each_chat_chunk_is_whole_with_the_turns_fields_as_last_reported() -> None:
+    writer = ChunkWriter(include_usage=True)
+    model = 'a model named "choices":[]'  # the key a frame's choices are written after, inside a value
+    batches: list[list[AnswerEvent]] = [
+        [TurnStarted(id="chatcmpl-1", created=7, model=model), TurnMeta("fp_1", UNSET), ChoiceStarted(0, "", None)],
+        [TextDelta(0, "It is ")],
+        [ReasoningDelta(0, "the user wants the time")],
+        [TurnMeta("fp_2", "default")],
+        [ToolCallStarted(0, 0, "call_1", "get_time", "")],
+        [ToolCallDelta(0, 0, None, '{"tz": ')],
+        [ToolCallDelta(0, 0, None, '"UTC"}')],
+        [ToolCallDone(0, 0, "call_1", "get_time", '{"tz": "UTC"}'), ChoiceFinished(0, "tool_calls")],
+        [TurnUsage(Usage(prompt_tokens=5, completion_tokens=3, total_tokens=8))],
+    ]
+    frames = [writer.write(batch) for batch in batches]
+    done = writer.finish()
+
+    assert frames[3] == frames[8] == b""  # nothing a client sees until the next choice, or the end
+    assert all(frame.startswith(b"data: {") and frame.count(b"\n\n") == 1 for frame in frames if frame)
+    chunks = [json.loads(frame.removeprefix(b"data: ")) for frame in frames if frame]
+    first, later = {"system_fingerprint": "fp_1"}, {"system_fingerprint": "fp_2", "service_tier": "default"}
+    top = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": model}
+
+    def chunk(delta: dict[str, Any], meta: dict[str, str], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return {**top, "choices": [choice], **meta}
+
+    def arguments(text: str) -> dict[str, Any]:
+        return {"tool_calls": [{"index": 0, "function": {"arguments": text}}]}
+
+    opening = {"name": "get_time", "arguments": ""}
+
+    assert chunks == [
+        chunk({"role": "assistant", "content": "", "refusal": None}, first),
+        chunk({"content": "It is "}, first),
+        chunk({"reasoning_content": "the user wants the time"}, first),
+        chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": opening}]}, later),
+        chunk(arguments('{"tz": '), later),
+        chunk(arguments('"UTC"}'), later),
+        chunk({}, later, "tool_calls"),
+    ]
+    usage, end = done.split(b"\n\n", 1)
+    assert json.loads(usage.removeprefix(b"data: ")) == {
+        **top,
+        "choices": [],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+        **later,
+    }
+    assert end == b"data: [DONE]\n\n"
 
 
 def test_chat_chunks_of_two_turns_read_as_one_answer() -> None:
