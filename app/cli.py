@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="Port to listen on (default 8080).")
     serve.add_argument("--config", metavar="FILE", help=f"TOML config file (or set {CONFIG_ENV}).")
     serve.add_argument("--workers", type=int, help="Worker processes (default 1).")
+    serve.add_argument(
+        "--pin-workers",
+        action="store_true",
+        default=None,
+        help="Keep each worker on one CPU, the workers spread over the CPUs the server may use.",
+    )
     hashing = commands.add_parser(
         "hash-key",
         help="Print the sha256 to configure for a client key.",
@@ -79,7 +85,9 @@ def _hash_key(*, generate: bool) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config, host=args.host, port=args.port, workers=args.workers)
+        settings = load_settings(
+            args.config, host=args.host, port=args.port, workers=args.workers, pin_workers=args.pin_workers
+        )
     except ConfigError as exc:
         print(f"llm-router: {exc}", file=sys.stderr)
         return 2
@@ -88,14 +96,17 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     # Before anything imports prometheus_client: it picks its storage once, at import, and workers inherit it.
     metrics_dir = _multiprocess_metrics(settings.workers)
+    # The slots the workers claim their CPUs by (`app.affinity`), for this server's workers alone.
+    cpu_slots = Path(tempfile.mkdtemp(prefix="llm-router-cpus-")) if settings.pin_workers else None
     try:
-        return _run(settings)
+        return _run(settings, cpu_slots)
     finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        for made in (metrics_dir, cpu_slots):
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, cpu_slots: Path | None) -> int:
     try:
         # Fail here, with a readable message, rather than in every worker.
         from app.server import create_app
@@ -137,14 +148,15 @@ def _run(settings: Settings) -> int:
         workers_kill_timeout=math.ceil(settings.shutdown_timeout),
     ).serve(
         # Typed for ASGI callables; granian looks up `__rsgi__` on what the loader returns.
-        target_loader=partial(worker_app, settings),  # type: ignore[arg-type]
+        target_loader=partial(worker_app, settings, cpu_slots),  # type: ignore[arg-type]
         wrap_loader=False,
     )
     return 0
 
 
-def worker_app(settings: Settings) -> RSGIServer:
-    """The app a worker serves, built from the settings `serve` validated (picklable, for spawned workers)."""
+def worker_app(settings: Settings, cpu_slots: Path | None = None) -> RSGIServer:
+    """The app a worker serves, built from the settings `serve` validated (picklable, for spawned workers); with
+    `cpu_slots`, the worker is pinned to a CPU first (`app.affinity`), before granian starts its threads."""
     from app.rsgi import RSGIServer
     from app.server import create_app
     from app.telemetry.logs import configure_logging
@@ -152,6 +164,10 @@ def worker_app(settings: Settings) -> RSGIServer:
     app = create_app(settings)
     services: Services = app.state.services
     configure_logging(settings.log_level, settings.log_format, services.redactor)
+    if cpu_slots is not None:
+        from app.affinity import pin_worker
+
+        pin_worker(cpu_slots)
     return RSGIServer(app)
 
 

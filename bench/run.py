@@ -305,7 +305,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def estimate_seconds(args: argparse.Namespace) -> float:
     """A rough duration of the run after setup, printed before it starts."""
-    startup = {"direct": 0.0, "nginx-proxy": 0.5, "llm-router-1w": 2.0, "llm-router-2w": 3.0, "litellm": 10.0}
+    startup = {"direct": 0.0, "nginx-proxy": 0.5, "litellm": 10.0}
+    startup |= {system: 2.0 if system.startswith("llm-router-1w") else 3.0 for system in ROUTER_SYSTEMS}
     per_run = float(args.duration) + 0.5
     per_mode = 0.0
     if not args.soak_only and not args.scenarios_only:

@@ -42,9 +42,18 @@ BEARER_TOKEN = "sk-bench-0123456789abcdef0123456789abcdef"
 ADMIN_KEY = "sk-bench-admin-fedcba9876543210fedcba9876543210"
 """The router's admin key (`LLM_ROUTER_ADMIN_KEY`) when a scenario turns its dashboard on."""
 
-ALL_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w", "llm-router-2w", "litellm")
+ALL_SYSTEMS = (
+    "direct",
+    "nginx-proxy",
+    "llm-router-1w",
+    "llm-router-2w",
+    "llm-router-1w-pinned",
+    "llm-router-2w-pinned",
+    "litellm",
+)
 QUICK_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w")
-ROUTER_SYSTEMS = ("llm-router-1w", "llm-router-2w")
+ROUTER_SYSTEMS = ("llm-router-1w", "llm-router-2w", "llm-router-1w-pinned", "llm-router-2w-pinned")
+"""The router with 1 or 2 workers, as configured by default or with its workers pinned to CPUs (`--pin-workers`)."""
 MODES = ("non-stream", "stream")
 
 # Variables that would change what the router or LiteLLM do, if inherited from the caller's shell.
@@ -183,8 +192,10 @@ class Launcher:
         if admin_key is not None:
             env["LLM_ROUTER_ADMIN_KEY"] = admin_key
         port = free_port()
-        workers = system.removeprefix("llm-router-").rstrip("w")
-        argv = [str(self.router_exe), "serve", "--host", HOST, "--port", str(port), "--workers", workers]
+        workers, _, variant = system.removeprefix("llm-router-").partition("-")
+        argv = [str(self.router_exe), "serve", "--host", HOST, "--port", str(port), "--workers", workers.rstrip("w")]
+        if variant == "pinned":
+            argv.append("--pin-workers")
         started = time.monotonic()
         proc = self._spawn(name, [*argv, "--config", str(config)], env)
         proc.wait_healthy(f"http://{HOST}:{port}/health", timeout=60.0)

@@ -250,6 +250,35 @@ def test_a_flag_over_a_bad_file_value_starts_every_worker(tmp_path: Path) -> Non
         assert "Traceback" not in router.logs()
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+def test_pinned_workers_each_keep_every_thread_on_a_cpu_of_their_own(tmp_path: Path) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+
+    for router in run_router(tmp_path, args=("--workers", "2", "--pin-workers")):
+        deadline = time.monotonic() + 20
+        while router.logs().count("pinned to CPU") < 2:
+            assert time.monotonic() < deadline, f"the workers were not pinned:\n{router.logs()}"
+            time.sleep(0.05)
+        workers = _children(router.process.pid)
+        placed = {
+            worker: {tuple(sorted(os.sched_getaffinity(thread))) for thread in _threads(worker)} for worker in workers
+        }
+        answer = httpx.post(f"{router.base_url}/chat/completions", json={"model": "mock/text", "messages": HI})
+
+        assert len(workers) == 2
+        assert sorted(placed.values()) == [{(cpus[0],)}, {(cpus[1 % len(cpus)],)}]
+        assert answer.status_code == 200
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listing:
+        return [int(child) for child in listing.read().split()]
+
+
+def _threads(pid: int) -> list[int]:
+    return [int(thread) for thread in os.listdir(f"/proc/{pid}/task")]
+
+
 # ----------------------------------------------------------------------------------------------------- logs
 
 
