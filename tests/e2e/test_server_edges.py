@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -255,18 +256,20 @@ def test_pinned_workers_each_keep_every_thread_on_a_cpu_of_their_own(tmp_path: P
     cpus = sorted(os.sched_getaffinity(0))
 
     for router in run_router(tmp_path, args=("--workers", "2", "--pin-workers")):
+        # Both workers pinned, and serving: one stopped while it starts up waits for the kill.
         deadline = time.monotonic() + 20
-        while router.logs().count("pinned to CPU") < 2:
-            assert time.monotonic() < deadline, f"the workers were not pinned:\n{router.logs()}"
+        while (
+            router.logs().count("pinned to CPU") < 2
+            or len(re.findall(r"Started worker-\d+ runtime", router.logs())) < 2
+        ):
+            assert time.monotonic() < deadline, f"the workers did not start pinned:\n{router.logs()}"
             time.sleep(0.05)
         workers = _children(router.process.pid)
-        placed = {
-            worker: {tuple(sorted(os.sched_getaffinity(thread))) for thread in _threads(worker)} for worker in workers
-        }
+        placed = {worker: _cpus_of_threads(worker) for worker in workers}
         answer = httpx.post(f"{router.base_url}/chat/completions", json={"model": "mock/text", "messages": HI})
 
         assert len(workers) == 2
-        assert sorted(placed.values()) == [{(cpus[0],)}, {(cpus[1 % len(cpus)],)}]
+        assert sorted(sorted(each) for each in placed.values()) == [[(cpus[0],)], [(cpus[1 % len(cpus)],)]]
         assert answer.status_code == 200
 
 
@@ -275,8 +278,13 @@ def _children(pid: int) -> list[int]:
         return [int(child) for child in listing.read().split()]
 
 
-def _threads(pid: int) -> list[int]:
-    return [int(thread) for thread in os.listdir(f"/proc/{pid}/task")]
+def _cpus_of_threads(pid: int) -> set[tuple[int, ...]]:
+    """The CPUs each thread of process `pid` may run on (a thread that ends meanwhile is left out)."""
+    placed: set[tuple[int, ...]] = set()
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            placed.add(tuple(sorted(os.sched_getaffinity(int(thread)))))
+    return placed
 
 
 # ----------------------------------------------------------------------------------------------------- logs
