@@ -156,7 +156,7 @@ def _run(settings: Settings, cpu_slots: Path | None) -> int:
 
 def worker_app(settings: Settings, cpu_slots: Path | None = None) -> RSGIServer:
     """The app a worker serves, built from the settings `serve` validated (picklable, for spawned workers); with
-    `cpu_slots`, the worker is pinned to a CPU first (`app.affinity`), before granian starts its threads."""
+    `cpu_slots`, the worker is pinned to a CPU (`app.affinity`) before granian starts its threads."""
     from app.rsgi import RSGIServer
     from app.server import create_app
     from app.telemetry.logs import configure_logging
