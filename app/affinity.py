@@ -3,8 +3,8 @@
 A worker runs two busy threads: granian's runtime thread, which reads and writes the sockets, and the Python
 thread that runs the application. Every request passes between them several times. On one CPU a hand-over
 is a switch between two threads that share a warm cache; on two CPUs it is a wake-up sent across, and the
-scheduler moves the threads between CPUs besides. In the benchmark, on a 2-CPU machine, pinned workers added
-a fifth to a quarter less latency at one connection.
+scheduler moves the threads between CPUs besides. In two runs of the benchmark, on a 2-CPU machine, pinned
+workers added 19-45% less latency at one connection.
 
 It is off by default: a pinned worker cannot move away from a CPU that something else keeps busy. It suits a
 server that has its CPUs to itself: a dedicated machine, `docker run --cpuset-cpus`, Kubernetes' static CPU
