@@ -172,7 +172,7 @@ async def _events(
 
 
 def _frames(events: Iterable[Event]) -> bytes:
-    return b"".join(encode_event(event) for event in events)
+    return b"".join(map(encode_event, events))
 
 
 async def _remember(store: ResponseStore, response: ResponseObject, conversation: list[InputItem]) -> None:

@@ -6,6 +6,8 @@ stream from 0. See `app.responses.stream` for the order they come in.
 
 from __future__ import annotations
 
+from typing import get_args
+
 import msgspec
 
 from app.responses.items import JsonObject, OutputItem, OutputText, ReasoningText, Refusal, Wire
@@ -246,7 +248,10 @@ Event = (
 )
 
 
+# Each event's frame opens with its name, written once per kind of event rather than once per event.
+_OPENINGS = {kind: b"event: %s\ndata: " % str(kind.__struct_config__.tag).encode() for kind in get_args(Event)}
+
+
 def encode_event(event: Event) -> bytes:
     """One SSE frame, named as OpenAI names it: `event: <type>\\ndata: <json>\\n\\n`."""
-    name = str(type(event).__struct_config__.tag)
-    return b"event: " + name.encode() + b"\ndata: " + _encoder.encode(event) + b"\n\n"
+    return b"".join((_OPENINGS[type(event)], _encoder.encode(event), b"\n\n"))
