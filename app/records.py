@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
 
 __all__ = ["MemoryRecordStore", "RecordStore", "SqliteRecordStore", "StoreFollower", "default_database"]
 
@@ -68,6 +69,17 @@ def default_database() -> Path:
     return Path(base) / "llm-router" / "tools.sqlite3"
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (made if missing), waiting for any other holder to let go."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # which lets go of the lock
+
+
 def checked_collection(collection: str) -> str:
     if not _COLLECTION.match(collection):
         raise ValueError(f"a collection is named in lower-case letters and '_', not {collection!r}")
@@ -87,14 +99,18 @@ class SqliteRecordStore:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            table = f"CREATE TABLE IF NOT EXISTS {self.collection} (name TEXT PRIMARY KEY, data BLOB NOT NULL)"
-            connection.execute(table)
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS generations (collection TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-            )
-            connection.execute("INSERT OR IGNORE INTO generations VALUES (?, 0)", (self.collection,))
+            # Workers start together and each sets the file up. Switching it to WAL takes a lock that SQLite may
+            # refuse at once, without waiting out the busy timeout, while another connection does the same: so
+            # the setup runs one connection at a time, under a lock on a file beside the database.
+            with _exclusive(self.path.with_name(self.path.name + ".setup")):
+                connection = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0, isolation_level=None)
+                connection.execute("PRAGMA journal_mode=WAL")
+                table = f"CREATE TABLE IF NOT EXISTS {self.collection} (name TEXT PRIMARY KEY, data BLOB NOT NULL)"
+                connection.execute(table)
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS generations (collection TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+                )
+                connection.execute("INSERT OR IGNORE INTO generations VALUES (?, 0)", (self.collection,))
             self._connection = connection
         return self._connection
 
