@@ -74,7 +74,8 @@ def _exclusive(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the file `path` (made if missing), waiting for any other holder to let go."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # a filesystem without file locks: no worse than without this one
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)  # which lets go of the lock
