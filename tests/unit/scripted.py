@@ -50,6 +50,22 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
     return head, b""
 
 
+def replying(reply: bytes, seen: list[tuple[bytes, bytes]] | None = None) -> Handler:
+    """A handler that answers every request on its connection with `reply` until the client leaves, keeping
+    each request it read (head and body) in `seen`."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                request = await read_request(reader)
+                if seen is not None:
+                    seen.append(request)
+                writer.write(reply)
+                await writer.drain()
+
+    return handler
+
+
 def answer(body: bytes, *fields: str, status: str = "200 OK") -> bytes:
     head = "".join(f"{field}\r\n" for field in fields)
     return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body

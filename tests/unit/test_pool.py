@@ -16,7 +16,7 @@ import yarl
 
 from providers.pool import SessionTransport, client_timeout
 
-from .scripted import answer, read_request, serving
+from .scripted import answer, read_request, replying, serving
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -47,12 +47,8 @@ def request(url: str, *, method: str = "POST", content: bytes | None = None, **e
 
 async def test_a_request_goes_out_exactly_as_built_and_its_answer_comes_back_whole() -> None:
     seen: list[tuple[bytes, bytes]] = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(await read_request(reader))
-        fields = ("Content-Type: application/json", "Link: <a>", "Link: <b>")
-        writer.write(answer(b'{"ok":true}', *fields, status="201 Made"))
-        await writer.drain()
+    fields = ("Content-Type: application/json", "Link: <a>", "Link: <b>")
+    handler = replying(answer(b'{"ok":true}', *fields, status="201 Made"), seen)
 
     async with serving(handler) as base, transport() as pool:
         response = await pool.handle_async_request(request(f"{base}/v1/things?x=%2F&y=a%26b", content=b'{"q":1}'))
@@ -70,16 +66,11 @@ async def test_a_request_goes_out_exactly_as_built_and_its_answer_comes_back_who
 async def test_a_body_the_request_streams_is_sent_chunked() -> None:
     seen: list[tuple[bytes, bytes]] = []
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(await read_request(reader))
-        writer.write(answer(b"{}"))
-        await writer.drain()
-
     async def parts() -> AsyncIterator[bytes]:
         yield b'{"a":'
         yield b"1}"
 
-    async with serving(handler) as base, transport() as pool:
+    async with serving(replying(answer(b"{}"), seen)) as base, transport() as pool:
         built = httpx.Request("POST", f"{base}/up", content=parts(), extensions={"timeout": TIMEOUTS})
         response = await pool.handle_async_request(built)
         await response.aread()
@@ -91,14 +82,7 @@ async def test_a_body_the_request_streams_is_sent_chunked() -> None:
 async def test_a_compressed_answer_is_passed_on_as_sent_and_decoded_by_httpx() -> None:
     packed = gzip.compress(b'{"ok":true}')
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError):
-            while True:
-                await read_request(reader)
-                writer.write(answer(packed, "Content-Encoding: gzip"))
-                await writer.drain()
-
-    async with serving(handler) as base, transport() as pool:
+    async with serving(replying(answer(packed, "Content-Encoding: gzip"))) as base, transport() as pool:
         response = await pool.handle_async_request(request(f"{base}/z", content=b"{}"))
         assert await response.aread() == b'{"ok":true}'
         response = await pool.handle_async_request(request(f"{base}/z", content=b"{}"))
@@ -106,12 +90,9 @@ async def test_a_compressed_answer_is_passed_on_as_sent_and_decoded_by_httpx() -
 
 
 async def test_a_redirect_is_the_answer_not_followed() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(answer(b"", "Location: http://169.254.169.254/latest", status="302 Found"))
-        await writer.drain()
+    redirect = answer(b"", "Location: http://169.254.169.254/latest", status="302 Found")
 
-    async with serving(handler) as base, transport() as pool:
+    async with serving(replying(redirect)) as base, transport() as pool:
         response = await pool.handle_async_request(request(f"{base}/r", method="GET"))
         await response.aread()
 
@@ -131,16 +112,9 @@ async def test_the_session_is_made_at_the_first_request_and_closed_with_the_tran
         made.append(aiohttp.ClientSession())
         return made[-1]
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError):
-            while True:
-                await read_request(reader)
-                writer.write(answer(b"{}"))
-                await writer.drain()
-
     pool = SessionTransport(session)
     assert made == []
-    async with serving(handler) as base:
+    async with serving(replying(answer(b"{}"))) as base:
         for _ in range(3):
             await (await pool.handle_async_request(request(f"{base}/", content=b"{}"))).aread()
         await pool.aclose()
@@ -151,22 +125,10 @@ async def test_the_session_is_made_at_the_first_request_and_closed_with_the_tran
 # ------------------------------------------------------------------------------------ exchange(), the lean way
 
 
-async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *sent: bytes) -> None:
-    """Answer each request on the connection with the next of `sent`."""
-    with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-        for each in sent:
-            await read_request(reader)
-            writer.write(each)
-            await writer.drain()
-
-
 async def test_exchange_sends_url_headers_and_body_as_given_and_hands_back_status_headers_and_body() -> None:
     seen: list[tuple[bytes, bytes]] = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(await read_request(reader))
-        writer.write(answer(b'{"ok":true}', "Content-Type: application/json", "Retry-After: 3", status="429 Slow"))
-        await writer.drain()
+    fields = ("Content-Type: application/json", "Retry-After: 3")
+    handler = replying(answer(b'{"ok":true}', *fields, status="429 Slow"), seen)
 
     async with serving(handler) as base, transport() as pool:
         url = yarl.URL(f"{base}/v1/things?x=%2F", encoded=True)
@@ -190,12 +152,7 @@ async def test_exchange_sends_url_headers_and_body_as_given_and_hands_back_statu
 async def test_exchange_without_a_body_is_a_get() -> None:
     seen: list[tuple[bytes, bytes]] = []
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.append(await read_request(reader))
-        writer.write(answer(b"[]"))
-        await writer.drain()
-
-    async with serving(handler) as base, transport() as pool:
+    async with serving(replying(answer(b"[]"), seen)) as base, transport() as pool:
         got = await pool.exchange("GET", yarl.URL(f"{base}/models"), FIELDS, None, LEAN_TIMEOUTS)
         await got.aclose()
 
@@ -208,10 +165,7 @@ async def test_exchange_hands_back_a_compressed_answer_decoded(encoding: str) ->
     plain = b'{"ok":true}' * 50
     packed = gzip.compress(plain) if encoding == "gzip" else zlib.compress(plain)
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await keep_answering(reader, writer, answer(packed, f"Content-Encoding: {encoding}"))
-
-    async with serving(handler) as base, transport() as pool:
+    async with serving(replying(answer(packed, f"Content-Encoding: {encoding}"))) as base, transport() as pool:
         got = await pool.exchange("POST", yarl.URL(f"{base}/z"), FIELDS, b"{}", LEAN_TIMEOUTS)
         body = b"".join([piece async for piece in got.pieces()])
         await got.aclose()

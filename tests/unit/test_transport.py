@@ -7,7 +7,6 @@ tells a dead upstream from a slow one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gzip
 import json
@@ -27,7 +26,7 @@ from providers.openrouter import OpenRouterSettings
 from providers.transport import UpstreamHTTP
 
 from .scripted import answer as scripted_answer
-from .scripted import read_request, serving
+from .scripted import replying, serving
 from .support import (
     DEEPSEEK_BASE,
     DEEPSEEK_CHAT,
@@ -503,19 +502,11 @@ async def test_on_the_server_pool_a_compressed_answer_is_decoded(stream: bool) -
 
 
 async def test_on_the_server_pool_each_request_goes_to_its_own_url() -> None:
-    seen: list[bytes] = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head, _ = await read_request(reader)
-                seen.append(head.split(b"\r\n", 1)[0])
-                writer.write(scripted_answer(b"{}"))
-                await writer.drain()
+    seen: list[tuple[bytes, bytes]] = []
 
     transport = upstream_transport(Settings())
     try:
-        async with serving(handler) as base:
+        async with serving(replying(scripted_answer(b"{}"), seen)) as base:
             http = UpstreamHTTP(
                 "openrouter",
                 transport,
@@ -529,4 +520,5 @@ async def test_on_the_server_pool_each_request_goes_to_its_own_url() -> None:
     finally:
         await transport.aclose()
 
-    assert seen == [b"POST /chat?x=%2F HTTP/1.1", b"GET /models HTTP/1.1", *[b"POST /chat?x=%2F HTTP/1.1"] * 2]
+    lines = [head.split(b"\r\n", 1)[0] for head, _ in seen]
+    assert lines == [b"POST /chat?x=%2F HTTP/1.1", b"GET /models HTTP/1.1", *[b"POST /chat?x=%2F HTTP/1.1"] * 2]
