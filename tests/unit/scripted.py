@@ -66,6 +66,8 @@ def replying(reply: bytes, seen: list[tuple[bytes, bytes]] | None = None) -> Han
     return handler
 
 
-def answer(body: bytes, *fields: str, status: str = "200 OK") -> bytes:
-    head = "".join(f"{field}\r\n" for field in fields)
-    return f"HTTP/1.1 {status}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+def answer(body: bytes, *fields: str, status: str = "200 OK", sized: bool = True) -> bytes:
+    """An answer's bytes: its status, `fields`, and `Content-Length` unless not `sized` (the body then ends
+    where the connection does)."""
+    head = "".join(f"{field}\r\n" for field in fields) + (f"Content-Length: {len(body)}\r\n" if sized else "")
+    return f"HTTP/1.1 {status}\r\n{head}\r\n".encode() + body

@@ -437,19 +437,15 @@ async def test_an_upstream_that_does_not_answer_in_time_is_still_a_timeout() -> 
 # which respx mocks: these run the app on it against answers written byte for byte.
 
 
-def answering(*fields: str, body: bytes) -> Callable[[socket.socket], None]:
-    """A loopback server's `on_request` writing one answer and closing the connection."""
-    head = "".join(f"{field}\r\n" for field in fields).encode()
+def answering(*fields: str, body: bytes, sized: bool = True) -> Callable[[socket.socket], None]:
+    """A loopback server's `on_request` writing one answer (`scripted.answer`) and closing the connection."""
+    whole = scripted_answer(body, *fields, "Connection: close", sized=sized)
 
     def answer(connection: socket.socket) -> None:
-        connection.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"Connection: close\r\n\r\n" + body)
+        connection.sendall(whole)
         connection.close()
 
     return answer
-
-
-def sized(body: bytes) -> str:
-    return f"Content-Length: {len(body)}"
 
 
 async def test_on_the_server_pool_an_answer_or_stream_echoing_the_key_is_redacted(
@@ -457,13 +453,13 @@ async def test_on_the_server_pool_an_answer_or_stream_echoing_the_key_is_redacte
 ) -> None:
     whole = completion(f"Your header was Bearer {KEY}")
     events = sse(chunk({"role": "assistant", "content": f"key {KEY}"}), chunk({}, "stop"))
-    with loopback_server(answering("Content-Type: application/json", sized(whole), body=whole)) as port:
+    with loopback_server(answering("Content-Type: application/json", body=whole)) as port:
         async with real_transport_client(f"http://127.0.0.1:{port}/api/v1") as client:
             response = await ask(client)
     assert response.json()["choices"][0]["message"]["content"] == "Your header was Bearer [redacted]"
     assert_no_key(response, caplog)
 
-    with loopback_server(answering("Content-Type: text/event-stream", sized(events), body=events)) as port:
+    with loopback_server(answering("Content-Type: text/event-stream", body=events)) as port:
         async with real_transport_client(f"http://127.0.0.1:{port}/api/v1") as client:
             response = await ask(client, stream=True)
     assert parse_sse(response.text)[0]["choices"][0]["delta"]["content"] == "key [redacted]"
@@ -473,8 +469,7 @@ async def test_on_the_server_pool_an_answer_or_stream_echoing_the_key_is_redacte
 @pytest.mark.parametrize("declared", [False, True], ids=["unsized", "content-length"])
 async def test_on_the_server_pool_an_answer_over_max_response_bytes_fails_the_attempt(declared: bool) -> None:
     large = completion("x" * 5000)
-    fields = ["Content-Type: application/json", sized(large)] if declared else ["Content-Type: application/json"]
-    with loopback_server(answering(*fields, body=large)) as port:
+    with loopback_server(answering("Content-Type: application/json", body=large, sized=declared)) as port:
         async with real_transport_client(f"http://127.0.0.1:{port}/api/v1", **LIMITS) as client:
             response = await ask(client)
 
@@ -489,7 +484,7 @@ async def test_on_the_server_pool_a_compressed_answer_is_decoded(stream: bool) -
     else:
         kind, plain = "application/json", completion("Unpacked")
     packed = gzip.compress(plain)
-    on_request = answering(f"Content-Type: {kind}", "Content-Encoding: gzip", sized(packed), body=packed)
+    on_request = answering(f"Content-Type: {kind}", "Content-Encoding: gzip", body=packed)
     with loopback_server(on_request) as port:
         async with real_transport_client(f"http://127.0.0.1:{port}/api/v1") as client:
             response = await ask(client, stream=stream)
