@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,8 @@ async def _feed(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield piece
 
 
-async def decode(*pieces: bytes) -> list[ServerSentEvent]:
-    return [event async for event in iter_events(_feed(pieces))]
+async def decode(*pieces: bytes, limit: int = sys.maxsize) -> list[ServerSentEvent]:
+    return [event async for event in iter_events(_feed(pieces), max_event_bytes=limit)]
 
 
 async def data_of(*pieces: bytes) -> list[bytes]:
@@ -165,7 +166,7 @@ async def test_events_up_to_the_limit_pass_and_each_event_has_its_own_budget() -
     exact = b"data: " + b"x" * 94
     body = (exact + b"\n\n") * 3 + b": " + b"k" * 98 + b"\n"
 
-    events = [event async for event in iter_events(_feed([body[:50], body[50:]]), max_event_bytes=100)]
+    events = await decode(body[:50], body[50:], limit=100)
 
     assert [len(event.data) for event in events] == [94, 94, 94]
 
@@ -208,13 +209,9 @@ async def test_a_piece_of_whole_events_after_a_pending_one_continues_it() -> Non
 
 async def test_in_a_piece_of_whole_events_each_event_has_the_limit() -> None:
     exact = b"data: " + b"x" * 100 + b"\n\n"
-    assert [len(event.data) for event in await decode_limited(exact * 2, limit=100)] == [100, 100]
+    assert [len(event.data) for event in await decode(exact * 2, limit=100)] == [100, 100]
 
     with pytest.raises(EventTooLarge):
-        await decode_limited(exact + b"data: " + b"x" * 101 + b"\n\n", limit=100)
+        await decode(exact + b"data: " + b"x" * 101 + b"\n\n", limit=100)
     with pytest.raises(EventTooLarge):
-        await decode_limited(b"data: " + b"x" * 60 + b"\ndata: " + b"x" * 60 + b"\n\n", limit=100)
-
-
-async def decode_limited(body: bytes, *, limit: int) -> list[ServerSentEvent]:
-    return [event async for event in iter_events(_feed([body]), max_event_bytes=limit)]
+        await decode(b"data: " + b"x" * 60 + b"\ndata: " + b"x" * 60 + b"\n\n", limit=100)
