@@ -2,7 +2,7 @@
 
 `RequestObserver` is the outermost ASGI layer. For each request it opens a `RequestContext` (with the
 client's `x-request-id`, or a new one, returned in the response's `x-request-id`), counts the request in
-flight for a graceful shutdown, and when the response is complete (the last byte of a stream sent) turns
+flight for a graceful shutdown, and as the response completes (its last byte handed to the server) turns
 the context into one log line, the request metrics and its record among the recent requests the dashboard
 shows (`app.telemetry.recent`). Nothing here runs per chunk but a check: an error's answer is kept to name
 the error in that record, and with `[dashboard] log_content` so are the API's bodies, up to a bound.
@@ -76,6 +76,7 @@ class RequestObserver:
         limit = recent.content_bytes if recent is not None and content else _ERROR_BYTES
         asked: bytearray | None = None
         answer: bytearray | None = None
+        recorded = False
 
         async def observed(message: Message) -> None:
             nonlocal streaming, answer
@@ -87,22 +88,24 @@ class RequestObserver:
                     self.metrics.stream_started(_route(scope))
                 if recent is not None and (content or context.status >= 400):
                     answer = bytearray()
-            elif answer is not None and len(answer) < limit:
-                answer.extend(cast("bytes", message.get("body", b""))[: limit - len(answer)])
+            else:
+                if answer is not None and len(answer) < limit:
+                    answer.extend(cast("bytes", message.get("body", b""))[: limit - len(answer)])
+                if not (recorded or message.get("more_body", False)):
+                    record()
             await send(message)
 
         if content:
             asked = kept = bytearray()
             receive = _keeping(receive, kept, limit)
 
-        self.lifecycle.entered()
-        try:
-            await self.app(scope, receive, observed)
-        finally:
-            if context.closers:
-                await _run_closers(context)
+        def record() -> None:
+            """Count and log the request: as the answer's last byte is handed over, or when the request ends
+            without one. Done before that byte goes out, the request is in the log and the metrics by the time
+            its client has the answer, and the worker has nothing left to do for it when the next one arrives."""
+            nonlocal recorded
+            recorded = True
             seconds = time.perf_counter() - context.started
-            self.lifecycle.left()
             route = _route(scope)
             if streaming:
                 self.metrics.stream_ended(route)
@@ -117,6 +120,16 @@ class RequestObserver:
                     response_body=answer if content else None,
                 )
             _log(context, seconds)
+
+        self.lifecycle.entered()
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            if context.closers:
+                await _run_closers(context)
+            self.lifecycle.left()
+            if not recorded:
+                record()
             close(token)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -10,13 +11,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.lifecycle import Lifecycle
 from app.telemetry.logs import REDACTED, JsonFormatter, Redactor, TextFormatter, granian_log_config
+from app.telemetry.metrics import Metrics
+from app.telemetry.requests import RequestObserver
 
 from .support import USER_HI
 
 if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.testing import AsyncTestClient
+    from litestar.types import Message, Receive, ReceiveMessage, Scope, Send
 
     Client = AsyncTestClient[Litestar]
 
@@ -210,11 +215,71 @@ async def test_a_stream_is_logged_when_it_ends_with_its_usage(client: Client, ca
     assert line["completion_tokens"] > 0
 
 
+@pytest.mark.parametrize("pieces", [[b'{"ok":true}'], [b"data: 1\n\n", b"data: [DONE]\n\n", b""]])
+async def test_a_request_is_logged_and_counted_before_its_last_byte_goes_out(
+    pieces: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A client that reads the log or scrapes the metrics once it has its answer finds the request there.
+    metrics = Metrics()
+    at_the_end: list[tuple[int, float]] = []
+
+    def recorded() -> tuple[int, float]:
+        lines = [record for record in caplog.records if record.name == "llm_router.requests"]
+        return len(lines), value(parsed(metrics), "llm_router_request_duration_seconds_count", route="/v1/anything")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for index, piece in enumerate(pieces, 1):
+            await send({"type": "http.response.body", "body": piece, "more_body": index < len(pieces)})
+        await asyncio.sleep(0)  # the application still winding down after its answer
+
+    async def server(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            at_the_end.append(recorded())
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/anything", "path_template": "/v1/anything", "headers": []}
+    with caplog.at_level(logging.INFO, logger="llm_router.requests"):
+        await RequestObserver(app, metrics, Lifecycle())(scope, _no_body, server)  # type: ignore[arg-type]
+
+    assert at_the_end == [(1, 1.0)]
+    assert recorded() == (1, 1.0)  # and not a second time when the application returns
+
+
+async def test_a_request_that_ends_without_its_last_byte_is_logged_and_counted_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics = Metrics()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+        raise ConnectionResetError("the client left during the answer")
+
+    async def server(message: Message) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/anything", "path_template": "/v1/anything", "headers": []}
+    with caplog.at_level(logging.INFO, logger="llm_router.requests"), pytest.raises(ConnectionResetError):
+        await RequestObserver(app, metrics, Lifecycle())(scope, _no_body, server)  # type: ignore[arg-type]
+
+    (line,) = [record for record in caplog.records if record.name == "llm_router.requests"]
+    assert line.fields["status"] == 200  # type: ignore[attr-defined]
+    assert value(parsed(metrics), "llm_router_request_duration_seconds_count", route="/v1/anything") == 1
+
+
+async def _no_body() -> ReceiveMessage:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 
 
 def samples(app: Litestar) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = app.state.services.metrics.exposition().decode()
+    return parsed(app.state.services.metrics)
+
+
+def parsed(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = metrics.exposition().decode()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
