@@ -122,11 +122,14 @@ def _run(settings: Settings, cpu_slots: Path | None) -> int:
     from granian.constants import Interfaces, Loops
     from granian.http import HTTP1Settings
 
+    from app.rsgi import hold_stops
     from app.telemetry.logs import configure_logging, granian_log_config
 
     configure_logging(settings.log_level, settings.log_format, services.redactor)
     _warn_if_open(settings)
     _raise_open_file_limit(settings)
+    # A worker inherits this process's signal handlers, which would drop a stop it gets while it loads.
+    os.register_at_fork(after_in_child=hold_stops)
     Granian(
         # Names the workers in the process list; they are built by `target_loader` below.
         "app.server:app_from_environment",
@@ -157,10 +160,11 @@ def _run(settings: Settings, cpu_slots: Path | None) -> int:
 def worker_app(settings: Settings, cpu_slots: Path | None = None) -> RSGIServer:
     """The app a worker serves, built from the settings `serve` validated (picklable, for spawned workers); with
     `cpu_slots`, the worker is pinned to a CPU (`app.affinity`) before granian starts its threads."""
-    from app.rsgi import RSGIServer
+    from app.rsgi import RSGIServer, hold_stops
     from app.server import create_app
     from app.telemetry.logs import configure_logging
 
+    hold_stops()  # already held since the fork, unless the worker was spawned
     app = create_app(settings)
     services: Services = app.state.services
     configure_logging(settings.log_level, settings.log_format, services.redactor)

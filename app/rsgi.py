@@ -21,6 +21,12 @@ see ASGI as before; it translates at the edge:
 - the lifespan: `__rsgi_init__` / `__rsgi_del__` run the app's ASGI lifespan on the worker's loop before it
   serves and after it stops; a failed startup stops the worker. What startup built is then frozen out of
   the garbage collector's reach (`gc.freeze()`).
+- a stop while a worker loads: granian forks its workers from the server process, whose signal handlers they
+  inherit, and gives a worker handlers of its own only once it has loaded the app. A SIGINT or SIGTERM in
+  between was lost, and a server stopped as it started (Ctrl-C just after `serve`, a service manager's
+  SIGTERM to its process group) waited out `shutdown_timeout` before killing its workers. `hold_stops()`
+  keeps the first such signal from the fork on, and it is raised again as the worker starts serving: the
+  worker stops at once.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 from typing import TYPE_CHECKING, Any, cast
 
 from granian._granian import RSGIProtocolClosed as ProtocolClosed  # what `granian.rsgi` names ProtocolClosed
@@ -47,13 +54,38 @@ if TYPE_CHECKING:
         ReceiveMessage,
     )
 
-__all__ = ["LifespanFailed", "RSGIServer"]
+__all__ = ["LifespanFailed", "RSGIServer", "hold_stops"]
 
 log = logging.getLogger(__name__)
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _DISCONNECT: ReceiveMessage = {"type": "http.disconnect"}
 _HTTP_VERSIONS = {"1": "1.0"}  # RSGI's names that are not ASGI's
+_STOPS = (signal.SIGINT, signal.SIGTERM)
+_held_stop: int | None = None  # the first stop signal the worker received while it loaded
+
+
+def hold_stops() -> None:
+    """Until the worker serves, keep the first SIGINT or SIGTERM it receives, to raise it again then
+    (`RSGIServer.__rsgi_init__`). Run in each worker as it is forked, and again as it loads the app (for a
+    worker spawned rather than forked)."""
+    for signum in _STOPS:
+        signal.signal(signum, _hold)
+
+
+def _hold(signum: int, frame: object) -> None:
+    global _held_stop
+    if _held_stop is None:
+        _held_stop = signum
+
+
+def _raise_held_stop() -> None:
+    # One signal: granian stops a worker on either, and a second one before its server has taken the first
+    # would block the worker's loop.
+    global _held_stop
+    held, _held_stop = _held_stop, None
+    if held is not None:
+        signal.raise_signal(held)
 
 
 class LifespanFailed(RuntimeError):
@@ -79,6 +111,9 @@ class RSGIServer:
         # milliseconds a collection).
         gc.collect()
         gc.freeze()
+        # A stop the worker received while it loaded, raised again as the worker's loop starts serving: granian's
+        # handlers are in place, and its server takes their signal.
+        loop.call_soon(_raise_held_stop)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._lifespan is not None:

@@ -26,7 +26,7 @@ import httpx
 import openai
 import pytest
 
-from tests.support.processes import LLM_ROUTER, run_router
+from tests.support.processes import LLM_ROUTER, children, run_router
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -264,18 +264,13 @@ def test_pinned_workers_each_keep_every_thread_on_a_cpu_of_their_own(tmp_path: P
         ):
             assert time.monotonic() < deadline, f"the workers did not start pinned:\n{router.logs()}"
             time.sleep(0.05)
-        workers = _children(router.process.pid)
+        workers = children(router.process.pid)
         placed = {worker: _cpus_of_threads(worker) for worker in workers}
         answer = httpx.post(f"{router.base_url}/chat/completions", json={"model": "mock/text", "messages": HI})
 
         assert len(workers) == 2
         assert sorted(sorted(each) for each in placed.values()) == [[(cpus[0],)], [(cpus[1 % len(cpus)],)]]
         assert answer.status_code == 200
-
-
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listing:
-        return [int(child) for child in listing.read().split()]
 
 
 def _cpus_of_threads(pid: int) -> set[tuple[int, ...]]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.support.processes import run_router
+from tests.support.processes import children, run_router
 
 if TYPE_CHECKING:
     from tests.support.processes import RouterProcess
@@ -81,6 +82,41 @@ def test_requests_still_running_at_the_deadline_are_cut_off(tmp_path_factory: py
 
         assert stopped_after < 4, stopped_after
         assert "[DONE]" not in stream.body
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_server_stopped_while_its_workers_start_stops_at_once(
+    tmp_path_factory: pytest.TempPathFactory, signum: signal.Signals
+) -> None:
+    # Ctrl-C just after `serve`, or a service manager stopping a server that is starting: the workers are still
+    # loading the app, and granian's own signal handlers are not in place yet.
+    directory = tmp_path_factory.mktemp("shutdown-starting")
+    for router in run_router(directory, args=("--workers", "2"), healthy=False):
+        # Both workers forked and at work: past the first instants of a process, when the kernel delivers a
+        # signal that Python then clears, as it clears any signal from before a fork.
+        deadline = time.monotonic() + 20
+        while len(workers := children(router.process.pid)) < 2 or not all(map(_has_run, workers)):
+            assert router.process.poll() is None, router.logs()
+            assert time.monotonic() < deadline, f"the workers did not start:\n{router.logs()}"
+            time.sleep(0.01)
+        loading = re.search(r"Started worker-\d+ runtime", router.logs()) is None
+
+        os.killpg(router.process.pid, signum)
+        sent = time.monotonic()
+        exit_code = router.process.wait(45)
+        stopped_after = time.monotonic() - sent
+
+        assert loading  # both workers forked, neither serving yet
+        assert exit_code == 0, router.logs()
+        assert stopped_after < 10, stopped_after  # not the 30 s of `shutdown_timeout`, after which they are killed
+        assert "Traceback" not in router.logs()
+
+
+def _has_run(pid: int) -> bool:
+    """Whether process `pid` has had a clock tick of CPU time."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12]) > 0  # utime and stime
 
 
 class WatchingInvocations(threading.Thread):

@@ -17,7 +17,7 @@ import httpx
 if TYPE_CHECKING:
     from collections.abc import Generator, Mapping
 
-__all__ = ["RouterProcess", "free_port", "run_router"]
+__all__ = ["RouterProcess", "children", "free_port", "run_router"]
 
 LLM_ROUTER = Path(sys.executable).with_name("llm-router")
 # Variables from the developer's own shell must not leak into a test server.
@@ -58,9 +58,10 @@ class RouterProcess:
 
 
 def run_router(
-    log_dir: Path, env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()
+    log_dir: Path, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (), *, healthy: bool = True
 ) -> Generator[RouterProcess, None, None]:
-    """Start `llm-router serve` on a free port, wait until /health answers, stop it afterwards."""
+    """Start `llm-router serve` on a free port, wait until /health answers (unless not `healthy`), stop it
+    afterwards."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
     # What the router keeps by default (API toolsets and agents) stays with the test, not in the user's home.
@@ -77,10 +78,17 @@ def run_router(
         )
     router = RouterProcess(process, port, log)
     try:
-        _wait_healthy(router)
+        if healthy:
+            _wait_healthy(router)
         yield router
     finally:
         _stop(process)
+
+
+def children(pid: int) -> list[int]:
+    """The processes `pid` started (a server's workers)."""
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as listing:
+        return [int(child) for child in listing.read().split()]
 
 
 def _wait_healthy(router: RouterProcess, timeout: float = 30) -> None:
