@@ -256,7 +256,7 @@ def test_pinned_workers_each_keep_every_thread_on_a_cpu_of_their_own(tmp_path: P
     cpus = sorted(os.sched_getaffinity(0))
 
     for router in run_router(tmp_path, args=("--workers", "2", "--pin-workers")):
-        # Both workers pinned, and serving: one stopped while it starts up waits for the kill.
+        # Both workers pinned, and serving: granian starts its threads in a worker as it starts serving.
         deadline = time.monotonic() + 20
         while (
             router.logs().count("pinned to CPU") < 2
