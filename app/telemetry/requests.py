@@ -102,7 +102,7 @@ class RequestObserver:
         def record() -> None:
             """Count and log the request: as the answer's last byte is handed over, or when the request ends
             without one. Done before that byte goes out, the request is in the log and the metrics by the time
-            its client has the answer, and the worker has nothing left to do for it when the next one arrives."""
+            its client has the answer, and the worker has little left to do for it when the next one arrives."""
             nonlocal recorded
             recorded = True
             seconds = time.perf_counter() - context.started
