@@ -163,8 +163,8 @@ class ChunkWriter:
         the turn's fingerprint or tier changes) and only the choices are encoded into it."""
         if self._around is None:
             # `"choices":[]` can only be the key: a quote inside a JSON string is escaped.
-            head, _, tail = _encoder.encode(self._chunk([])).partition(b'"choices":[]')
-            self._around = b"data: " + head + b'"choices":', tail + b"\n\n"
+            head, _, tail = encode_data(_encoder.encode(self._chunk([]))).partition(b'"choices":[]')
+            self._around = head + b'"choices":', tail
         head, tail = self._around
         return b"".join((head, _encoder.encode(choices), tail))
 
