@@ -27,6 +27,10 @@ from app.access import hash_key, new_key
 from app.settings import CONFIG_ENV, ConfigError, load_settings
 
 if TYPE_CHECKING:
+    from typing import Any
+
+    from granian.server.common import AbstractServer
+
     from app.rsgi import RSGIServer
     from app.services import Services
     from app.settings import Settings
@@ -118,21 +122,34 @@ def _run(settings: Settings, cpu_slots: Path | None) -> int:
     # This process only supervises: its gauges must not count among the workers'.
     services.metrics.process_ended()
 
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-    from granian.http import HTTP1Settings
-
     from app.rsgi import hold_stops
-    from app.telemetry.logs import configure_logging, granian_log_config
+    from app.telemetry.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format, services.redactor)
     _warn_if_open(settings)
     _raise_open_file_limit(settings)
     # A worker inherits this process's signal handlers, which would drop a stop it gets while it loads.
     os.register_at_fork(after_in_child=hold_stops)
-    Granian(
-        # Names the workers in the process list; they are built by `target_loader` below.
-        "app.server:app_from_environment",
+    # The name shows in the process list; the workers serve what `target_loader` builds.
+    http_server(settings, "app.server:app_from_environment").serve(
+        # Typed for ASGI callables; granian looks up `__rsgi__` on what the loader returns.
+        target_loader=partial(worker_app, settings, cpu_slots),  # type: ignore[arg-type]
+        wrap_loader=False,
+    )
+    return 0
+
+
+def http_server(settings: Settings, target: str) -> AbstractServer[Any]:
+    """The HTTP server `serve` runs, configured from `settings`, with `target` the name its workers show in the
+    process list. The benchmark's stack floor (`bench/floor.py`) runs the same server in front of no router."""
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
+
+    from app.telemetry.logs import granian_log_config
+
+    return Granian(
+        target,
         address=settings.host,
         port=settings.port,
         workers=settings.workers,
@@ -149,12 +166,7 @@ def _run(settings: Settings, cpu_slots: Path | None) -> int:
         # On SIGTERM granian stops accepting and lets in-flight requests and streams finish; this bounds the
         # wait, after which the workers are killed.
         workers_kill_timeout=math.ceil(settings.shutdown_timeout),
-    ).serve(
-        # Typed for ASGI callables; granian looks up `__rsgi__` on what the loader returns.
-        target_loader=partial(worker_app, settings, cpu_slots),  # type: ignore[arg-type]
-        wrap_loader=False,
     )
-    return 0
 
 
 def worker_app(settings: Settings, cpu_slots: Path | None = None) -> RSGIServer:

@@ -30,7 +30,18 @@ import setup_env
 from procs import ServerFailedError, memory_of
 from scenarios import SCENARIOS, ScenarioRunner
 from setup_env import BENCH_DIR, log
-from systems import ALL_SYSTEMS, BEARER_TOKEN, HOST, MODES, QUICK_SYSTEMS, ROUTER_SYSTEMS, Launcher, Mode, Target
+from systems import (
+    ALL_SYSTEMS,
+    BEARER_TOKEN,
+    FLOOR_SYSTEMS,
+    HOST,
+    MODES,
+    QUICK_SYSTEMS,
+    ROUTER_SYSTEMS,
+    Launcher,
+    Mode,
+    Target,
+)
 from wrkrun import WrkError, run_wrk, wrk_version
 
 if TYPE_CHECKING:
@@ -240,7 +251,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"smoke test: 2 s runs of {', '.join(QUICK_SYSTEMS)}, and 1 s runs of each scenario",
     )
     add("--skip-litellm", action="store_true", help="do not install or run LiteLLM")
-    add("--skip-router", action="store_true", help="do not install or run llm-router")
+    add("--skip-router", action="store_true", help="do not install or run llm-router (nor the stack floor)")
     scenarios = _choices(SCENARIOS, none=True)
     add("--scenarios", type=scenarios, default=",".join(SCENARIOS), help="comma-separated, or none")
     add("--scenarios-only", action="store_true", help="run the scenarios without the main measurements")
@@ -274,7 +285,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             args.systems = list(QUICK_SYSTEMS)
     skipped = {"litellm"} if args.skip_litellm else set()
     if args.skip_router:
-        skipped |= set(ROUTER_SYSTEMS)
+        skipped |= {*ROUTER_SYSTEMS, *FLOOR_SYSTEMS}  # the floor runs the router's code too
     # direct is the baseline every added latency is measured from.
     args.systems = ["direct"] + [s for s in args.systems if s != "direct" and s not in skipped]
     routers = [s for s in ROUTER_SYSTEMS if s in args.systems]
@@ -307,6 +318,7 @@ def estimate_seconds(args: argparse.Namespace) -> float:
     """A rough duration of the run after setup, printed before it starts."""
     startup = {"direct": 0.0, "nginx-proxy": 0.5, "litellm": 10.0}
     startup |= {system: 2.0 if system.startswith("llm-router-1w") else 3.0 for system in ROUTER_SYSTEMS}
+    startup |= dict.fromkeys(FLOOR_SYSTEMS, 1.0)
     per_run = float(args.duration) + 0.5
     per_mode = 0.0
     if not args.soak_only and not args.scenarios_only:
@@ -425,7 +437,7 @@ def main(argv: list[str]) -> int:
             router_exe = litellm_exe = None
             if not args.no_setup:
                 setup_env.ensure_debian_packages()
-            if any(s.startswith("llm-router") for s in args.systems):
+            if any(s in ROUTER_SYSTEMS or s in FLOOR_SYSTEMS for s in args.systems):
                 router_exe = setup_env.router_executable() if args.no_setup else setup_env.ensure_router()
             if "litellm" in args.systems:
                 if args.no_setup:

@@ -13,20 +13,18 @@ import json
 import signal
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import nginx
 import payloads
 import routerconfig
 from procs import ManagedProcess, child_env, free_port
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 __all__ = [
     "ADMIN_KEY",
     "ALL_SYSTEMS",
     "BEARER_TOKEN",
+    "FLOOR_SYSTEMS",
     "HOST",
     "MODES",
     "QUICK_SYSTEMS",
@@ -45,6 +43,8 @@ ADMIN_KEY = "sk-bench-admin-fedcba9876543210fedcba9876543210"
 ALL_SYSTEMS = (
     "direct",
     "nginx-proxy",
+    "stack-floor-1w",
+    "stack-floor-2w",
     "llm-router-1w",
     "llm-router-2w",
     "llm-router-1w-pinned",
@@ -54,6 +54,8 @@ ALL_SYSTEMS = (
 QUICK_SYSTEMS = ("direct", "nginx-proxy", "llm-router-1w")
 ROUTER_SYSTEMS = ("llm-router-1w", "llm-router-2w", "llm-router-1w-pinned", "llm-router-2w-pinned")
 """The router with 1 or 2 workers, as configured by default or with its workers pinned to CPUs (`--pin-workers`)."""
+FLOOR_SYSTEMS = ("stack-floor-1w", "stack-floor-2w")
+"""The router's server and upstream client with 1 or 2 workers and no router between them (`floor.py`)."""
 MODES = ("non-stream", "stream")
 
 # Variables that would change what the router or LiteLLM do, if inherited from the caller's shell.
@@ -156,6 +158,8 @@ class Launcher:
             return self.direct(mode.upstream_prefix + chat)
         if system in ROUTER_SYSTEMS:
             return self.start_router(system, mode.upstream_prefix, mode.name)
+        if system in FLOOR_SYSTEMS:
+            return self._start_floor(system, mode)
         port = free_port()
         started = time.monotonic()
         if system == "nginx-proxy":
@@ -198,6 +202,19 @@ class Launcher:
             argv.append("--pin-workers")
         started = time.monotonic()
         proc = self._spawn(name, [*argv, "--config", str(config)], env)
+        proc.wait_healthy(f"http://{HOST}:{port}/health", timeout=60.0)
+        return Target(port, "/v1" + nginx.CHAT_PATH, proc, time.monotonic() - started, [proc.pid])
+
+    def _start_floor(self, system: str, mode: Mode) -> Target:
+        """Start ``system`` (`floor.py` with the router's interpreter) in front of the upstream for ``mode``."""
+        assert self.router_exe is not None
+        port = free_port()
+        workers = system.removeprefix("stack-floor-").rstrip("w")
+        upstream = self.upstream_base(mode) + nginx.CHAT_PATH
+        argv = [str(self.router_exe.with_name("python")), str(Path(__file__).with_name("floor.py"))]
+        argv += ["--host", HOST, "--port", str(port), "--workers", workers, "--upstream", upstream]
+        started = time.monotonic()
+        proc = self._spawn(f"{system}-{mode.name}", argv, _clean_env({}))
         proc.wait_healthy(f"http://{HOST}:{port}/health", timeout=60.0)
         return Target(port, "/v1" + nginx.CHAT_PATH, proc, time.monotonic() - started, [proc.pid])
 
