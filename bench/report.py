@@ -345,6 +345,8 @@ def header_lines(report: Report) -> list[str]:
         others.append(f"LiteLLM has `model_name: {s['alias']}`")
     if "nginx-proxy" in s["systems"]:
         others.append("nginx passes it on")
+    if any(system.startswith("stack-floor") for system in s["systems"]):
+        others.append("the stack floor sends it to the upstream with no router between")
     method.append(
         f"Every request names the alias `{s['alias']}`: the router has `[models.{s['alias']}] targets ="
         f' ["{s["alias_target"]}"]` in its config file and its default request log on (INFO, one line per'

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark llm-router against a canned upstream, a plain nginx proxy and LiteLLM's proxy.
+"""Benchmark llm-router against a canned upstream, a plain nginx proxy, the stack floor and LiteLLM's proxy.
 
 Everything runs on 127.0.0.1. The script installs what it needs (nginx and wrk
 from Debian, LiteLLM into bench/.venv-litellm, the router into .venv), starts
