@@ -53,9 +53,6 @@ class Forward:
         seconds: float = ProviderSettings.model_fields["timeout"].default
         self._timeouts = client_timeout(min(seconds, 10.0), seconds, seconds)
 
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        pass
-
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self._transport.aclose())
 
