@@ -102,7 +102,7 @@ __all__ = ["app_from_environment", "create_app"]
 log = logging.getLogger(__name__)
 
 
-def upstream_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+def upstream_transport(settings: Settings) -> SessionTransport:
     """The one connection pool every provider shares, kept alive for the life of the worker.
 
     httpx's transport interface over aiohttp's pool (`providers.pool`). The session keeps no cookies: what

@@ -29,7 +29,8 @@ from app.cli import http_server
 from app.server import upstream_transport
 from app.settings import Settings, load_settings
 from providers.base import ProviderSettings
-from providers.pool import SessionTransport, client_timeout
+from providers.pool import client_timeout
+from providers.transport import attempt_timeout
 
 if TYPE_CHECKING:
     import asyncio
@@ -46,12 +47,9 @@ class Forward:
 
     def __init__(self, upstream: str, settings: Settings) -> None:
         self._url = yarl.URL(upstream)
-        transport = upstream_transport(settings)
-        assert isinstance(transport, SessionTransport)
-        self._transport = transport
-        # A provider's default timeouts, in the form `providers.transport.UpstreamHTTP` gives them.
-        seconds: float = ProviderSettings.model_fields["timeout"].default
-        self._timeouts = client_timeout(min(seconds, 10.0), seconds, seconds)
+        self._transport = upstream_transport(settings)
+        timeout = attempt_timeout(ProviderSettings.model_fields["timeout"].default)  # a provider's default
+        self._timeouts = client_timeout(timeout.connect, timeout.read, timeout.pool)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(self._transport.aclose())

@@ -158,14 +158,15 @@ class Launcher:
             return self.direct(mode.upstream_prefix + chat)
         if system in ROUTER_SYSTEMS:
             return self.start_router(system, mode.upstream_prefix, mode.name)
-        if system in FLOOR_SYSTEMS:
-            return self._start_floor(system, mode)
         port = free_port()
         started = time.monotonic()
         if system == "nginx-proxy":
             conf = nginx.write_proxy(self.workdir, port, self.upstream_port)
             proc = self._track(nginx.start("proxy", self.workdir, conf))
             path, health, timeout = mode.upstream_prefix + chat, "/health", 15.0
+        elif system in FLOOR_SYSTEMS:
+            proc = self._start_floor(system, mode, port)
+            path, health, timeout = "/v1" + chat, "/health", 60.0
         elif system == "litellm":
             proc = self._start_litellm(mode, port)
             path, health, timeout = "/v1" + chat, "/health/liveliness", 180.0
@@ -205,18 +206,14 @@ class Launcher:
         proc.wait_healthy(f"http://{HOST}:{port}/health", timeout=60.0)
         return Target(port, "/v1" + nginx.CHAT_PATH, proc, time.monotonic() - started, [proc.pid])
 
-    def _start_floor(self, system: str, mode: Mode) -> Target:
-        """Start ``system`` (`floor.py` with the router's interpreter) in front of the upstream for ``mode``."""
+    def _start_floor(self, system: str, mode: Mode, port: int) -> ManagedProcess:
+        """``system`` (`floor.py`, with the router's interpreter) in front of the upstream for ``mode``."""
         assert self.router_exe is not None
-        port = free_port()
         workers = system.removeprefix("stack-floor-").rstrip("w")
         upstream = self.upstream_base(mode) + nginx.CHAT_PATH
         argv = [str(self.router_exe.with_name("python")), str(Path(__file__).with_name("floor.py"))]
         argv += ["--host", HOST, "--port", str(port), "--workers", workers, "--upstream", upstream]
-        started = time.monotonic()
-        proc = self._spawn(f"{system}-{mode.name}", argv, _clean_env({}))
-        proc.wait_healthy(f"http://{HOST}:{port}/health", timeout=60.0)
-        return Target(port, "/v1" + nginx.CHAT_PATH, proc, time.monotonic() - started, [proc.pid])
+        return self._spawn(f"{system}-{mode.name}", argv, _clean_env({}))
 
     def _start_litellm(self, mode: Mode, port: int) -> ManagedProcess:
         assert self.litellm_exe is not None

@@ -50,11 +50,17 @@ if TYPE_CHECKING:
 
     from providers.base import ProviderSettings
 
-__all__ = ["UpstreamAnswer", "UpstreamHTTP", "retry_after"]
+__all__ = ["UpstreamAnswer", "UpstreamHTTP", "attempt_timeout", "retry_after"]
 
 # A server that keeps a stream open after its last event gets this long before its connection is dropped.
 _DRAIN_SECONDS = 1.0
 _REDACTED = b"[redacted]"
+
+
+def attempt_timeout(seconds: float) -> httpx.Timeout:
+    """One upstream attempt's timeouts, from its provider's `timeout`: that long to read, write or wait for a
+    pooled connection, and no more than 10 s of it to connect."""
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 class UpstreamAnswer(Protocol):
@@ -89,7 +95,7 @@ class UpstreamHTTP:
         self.max_event_bytes = settings.max_event_bytes
         self.stream_idle_timeout = settings.stream_idle_timeout
         self._session = transport if isinstance(transport, SessionTransport) else None
-        timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0))
+        timeout = attempt_timeout(settings.timeout)
         # Each way in gets the headers and timeouts in its own form.
         self._headers = list(headers.items())
         self._timeout = client_timeout(timeout.connect, timeout.read, timeout.pool)
